@@ -1,0 +1,196 @@
+"""The CAM engine: class activation maps and batched, in-graph Grad-CAM.
+
+Both run inside ``tf.function``, a custom ``train_step`` and a
+``tf.distribute`` replica context; neither loops over images in Python.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+def class_activation_maps(features, kernel, bias=None):
+    """CAMs (B, h, w, K) from features (B, h, w, C) and the (C, K) kernel of
+    the Dense layer that follows global average pooling.
+
+    With ``bias`` the spatial mean of each map is the class logit.
+    """
+    kernel = ops.cast(kernel, features.dtype)
+    cams = ops.einsum("bhwc,ck->bhwk", features, kernel)
+    if bias is not None:
+        cams = cams + ops.cast(bias, features.dtype)
+    return cams
+
+
+def normalize_maps(maps):
+    """Per-image min-max normalisation of (B, H, W) maps to [0, 1]; a
+    constant map becomes zeros."""
+    low = ops.min(maps, axis=(1, 2), keepdims=True)
+    span = ops.max(maps, axis=(1, 2), keepdims=True) - low
+    safe = ops.where(span > 0, span, ops.ones_like(span))
+    return ops.where(span > 0, (maps - low) / safe, ops.zeros_like(maps))
+
+
+def _is_functional(layer):
+    """A model built from keras.Input (Sequential and subclassed models are not)."""
+    return isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth")
+
+
+def _output_rank(layer):
+    try:
+        return len(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None
+
+
+def _path_to(model, target):
+    """Nested models from ``model`` down to the one that holds ``target``."""
+    for layer in model.layers:
+        if layer is target:
+            return [model]
+        if _is_functional(layer):
+            sub = _path_to(layer, target)
+            if sub:
+                return [model] + sub
+    return None
+
+
+def _find_layer(model, layer):
+    if layer is None:
+        for candidate in reversed(model.layers):
+            if _output_rank(candidate) == 4:
+                return candidate
+        raise ValueError(f"GradCAM: model '{model.name}' has no layer with a 4-D "
+                         "(B, h, w, C) output; pass layer= explicitly.")
+    if isinstance(layer, str):
+        stack = [model]
+        while stack:
+            current = stack.pop(0)
+            for candidate in current.layers:
+                if candidate.name == layer:
+                    return candidate
+                if _is_functional(candidate):
+                    stack.append(candidate)
+        raise ValueError(f"GradCAM: no layer named '{layer}' in model '{model.name}' "
+                         "or the models nested in it.")
+    if _path_to(model, layer) is None:
+        raise ValueError(f"GradCAM: layer '{layer.name}' is not part of model "
+                         f"'{model.name}'.")
+    return layer
+
+
+def _head(model):
+    """The model's last layer and how to get pre-softmax scores from it."""
+    last = model.outputs[0]._keras_history.operation
+    if isinstance(last, keras.layers.Dense) and \
+            last.activation in (keras.activations.softmax, keras.activations.sigmoid):
+        return last, "dense_logits"
+    if isinstance(last, keras.layers.Softmax) or (
+            isinstance(last, keras.layers.Activation)
+            and last.activation in (keras.activations.softmax,)):
+        return last, "input"
+    return last, "output"
+
+
+def tap_model(model, layer, head=None):
+    """A functional model from ``model.inputs`` to ``[layer output, head input
+    (or the model output when head is None)]``, sharing all weights.
+
+    ``layer`` may sit inside nested functional models: each model on the way
+    is rebuilt with ``keras.models.clone_model`` (identity clone, so weights
+    are shared) and its call intercepted to expose the tensor.
+    """
+    path = _path_to(model, layer)
+
+    def rebuild(depth):
+        current = path[depth]
+        child = path[depth + 1] if depth + 1 < len(path) else None
+        taps = {}
+
+        def call_function(op, *args, **kwargs):
+            if op is layer:
+                out = op(*args, **kwargs)
+                taps["feature"] = out
+                return out
+            if child is not None and op is child:
+                inner = rebuild(depth + 1)
+                feature, out = inner(*args, **kwargs)
+                taps["feature"] = feature
+                return out
+            if depth == 0 and head is not None and op is head:
+                taps["head"] = args[0]
+            return op(*args, **kwargs)
+
+        clone = keras.models.clone_model(current, clone_function=lambda op: op,
+                                         call_function=call_function)
+        second = taps.get("head", clone.outputs[0]) if depth == 0 else clone.outputs[0]
+        return keras.Model(clone.input, [taps["feature"], second],
+                           name=f"{current.name}_tapped")
+
+    return rebuild(0)
+
+
+class GradCAM:
+    """Batched Grad-CAM (Selvaraju et al.) on any functional Keras model.
+
+    ``GradCAM(model, layer=None)(images, class_index=None, training=False)``
+    returns (B, H, W) float32 heatmaps in [0, 1] at the input resolution:
+    ReLU of the gradient-weighted feature map, bilinearly resized, then
+    min-max normalised per image (a constant map gives zeros).
+
+    The score differentiated is the class's pre-softmax logit when the model
+    ends in a softmax (a Dense with softmax activation, or a Softmax layer),
+    so for a GAP -> Dense head Grad-CAM equals the normalised ReLU of the
+    class activation map.
+
+    ``layer``: a layer name, a layer object, or None for the last top-level
+    layer with a 4-D output (typically a backbone model nested inside the
+    classifier). Layers inside nested functional models are found too.
+
+    One gradient tape serves the whole batch: the summed score's gradient
+    with respect to the feature map is per image only if images do not
+    interact, so call models with BatchNormalization with ``training=False``
+    (the default); in training mode batch statistics mix the images.
+    """
+
+    def __init__(self, model, layer=None):
+        if not _is_functional(model):
+            raise TypeError("GradCAM needs a functional keras.Model (built from "
+                            f"keras.Input); got {type(model).__name__}. For a model "
+                            "that wraps a functional network, pass that network.")
+        self.model = model
+        self.layer = _find_layer(model, layer)
+        self.head, self.score_mode = _head(model)
+        self.tapped = tap_model(model, self.layer,
+                                None if self.score_mode == "output" else self.head)
+
+    def scores(self, head_values):
+        """Class scores (B, K) from the tapped head tensor."""
+        head_values = ops.cast(head_values, "float32")
+        if self.score_mode == "dense_logits":
+            logits = ops.matmul(head_values, ops.cast(self.head.kernel, "float32"))
+            if self.head.use_bias:
+                logits = logits + ops.cast(self.head.bias, "float32")
+            return logits
+        return head_values
+
+    def __call__(self, images, class_index=None, training=False):
+        image = images
+        if isinstance(images, dict):
+            image = next(v for v in images.values() if len(v.shape) == 4)
+        size = tf.shape(image)[1:3]
+        with tf.GradientTape() as tape:
+            features, head_values = self.tapped(images, training=training)
+            tape.watch(features)
+            scores = self.scores(head_values)
+            if class_index is None:
+                class_index = tf.argmax(scores, axis=-1)
+            class_index = tf.cast(tf.reshape(class_index, (-1,)), tf.int32)
+            chosen = tf.gather(scores, class_index, axis=1, batch_dims=1)
+            total = tf.reduce_sum(chosen)
+        grads = tape.gradient(total, features)
+        features = tf.cast(features, tf.float32)
+        weights = tf.reduce_mean(tf.cast(grads, tf.float32), axis=(1, 2), keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1, keepdims=True))
+        cam = tf.image.resize(cam, size, method="bilinear")[..., 0]
+        return tf.stop_gradient(normalize_maps(cam))
