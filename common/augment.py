@@ -1,0 +1,68 @@
+"""Batch augmentation from Keras layers, configurable per method.
+
+Applied in the tf.data pipeline (not inside the model), so a saved model
+holds no augmentation.
+"""
+
+import keras
+from keras import ops
+
+from common.layers import PACKAGE
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RandomBrightnessScale(keras.layers.Layer):
+    """Multiplies each image by a factor drawn uniformly from [low, high] and
+    clips to [0, 1] (ImageDataGenerator's ``brightness_range``; Keras's
+    RandomBrightness adds instead of scaling)."""
+
+    def __init__(self, low=0.5, high=1.5, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.low, self.high, self.seed = float(low), float(high), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        shape = (ops.shape(images)[0], 1, 1, 1)
+        factor = keras.random.uniform(shape, self.low, self.high, seed=self.generator,
+                                      dtype=images.dtype)
+        return ops.clip(images * factor, 0.0, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "low": self.low, "high": self.high, "seed": self.seed}
+
+
+def build_augmentation(flip=None, rotation=0.0, translation=0.0, zoom=0.0,
+                       brightness=None, channel_shift=0.0, seed=0):
+    """A ``keras.Sequential`` of augmentation layers, or None if all are off.
+
+    Args:
+        flip: None, "horizontal", "vertical" or "horizontal_and_vertical".
+        rotation: max rotation in degrees (+-).
+        translation: max shift as a fraction of the size (+-).
+        zoom: max zoom as a fraction (+-), e.g. 0.15 for scale 0.85-1.15.
+        brightness: (low, high) multiplicative range, e.g. (0.5, 1.5).
+        channel_shift: max shift of the intensities in 0-255 units (+-), the
+            same offset on every channel, as ImageDataGenerator does.
+    """
+    layers = []
+    if flip:
+        layers.append(keras.layers.RandomFlip(flip, seed=seed))
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation / 360.0, fill_mode="constant",
+                                                  seed=seed))
+    if translation:
+        layers.append(keras.layers.RandomTranslation(translation, translation,
+                                                     fill_mode="constant", seed=seed))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed))
+    if brightness:
+        layers.append(RandomBrightnessScale(*brightness, seed=seed))
+    if channel_shift:
+        layers.append(keras.layers.RandomBrightness(channel_shift / 255.0, value_range=(0, 1),
+                                                    seed=seed))
+    return keras.Sequential(layers, name="augmentation") if layers else None

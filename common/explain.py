@@ -1,0 +1,92 @@
+"""``python -m common.explain --model RUN/model.keras --out DIR IMAGE...``:
+Grad-CAM overlays (jet over the image) of the predicted class, or of
+``--class NAME``, for a single-input classifier the toolkit saved."""
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from common.cli import Parser, fail
+
+
+def _load(model_path):
+    """Loads a saved model after importing the package that registered its
+    layers (named in the run folder's config.yaml)."""
+    import keras
+
+    import common.augment  # noqa: F401  (registers the common layers)
+    import common.backbones  # noqa: F401
+    import common.classifier  # noqa: F401
+    from common.runfolder import read_yaml
+    config = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.yaml")
+    if os.path.isfile(config):
+        method = read_yaml(config).get("method")
+        if method and method != "common":
+            importlib.import_module(method)
+    return keras.saving.load_model(model_path)
+
+
+def main(argv=None):
+    parser = Parser(prog="python -m common.explain", description=__doc__)
+    parser.add_argument("--model", required=True, help="a saved model.keras")
+    parser.add_argument("--out", required=True, help="folder for the overlay PNGs")
+    parser.add_argument("--class", dest="class_name", default=None,
+                        help="explain this class (a name from classes.json) instead of "
+                             "the predicted one")
+    parser.add_argument("--layer", default=None, help="layer for Grad-CAM (default: the "
+                        "last 4-D layer)")
+    parser.add_argument("images", nargs="+", help="image files")
+    args = parser.parse_args(argv)
+    try:
+        if not os.path.isfile(args.model):
+            raise FileNotFoundError(f"--model: no file '{args.model}'")
+        classes_path = os.path.join(os.path.dirname(os.path.abspath(args.model)),
+                                    "classes.json")
+        classes = None
+        if os.path.isfile(classes_path):
+            with open(classes_path) as handle:
+                classes = json.load(handle)
+        if args.class_name is not None and (classes is None or args.class_name not in classes):
+            raise ValueError(f"--class: '{args.class_name}' is not one of the model's classes "
+                             f"{classes} (from {classes_path})")
+        from common.data import _inspect
+        bad = [f"{p} ({r})" for p in args.images if isinstance(r := _inspect(p), str)]
+        if bad:
+            raise ValueError(f"bad image(s): {'; '.join(bad)}")
+        model = _load(args.model)
+        if len(model.inputs) != 1:
+            raise ValueError(f"--model: '{args.model}' takes {len(model.inputs)} inputs; "
+                             "explain handles single-input classifiers")
+    except (FileNotFoundError, ValueError, OSError) as error:
+        fail(parser.prog, error)
+    explain(model, args.images, args.out, classes, args.class_name, args.layer)
+
+
+def explain(model, paths, out, classes=None, class_name=None, layer=None):
+    """Writes ``out/<image name>_gradcam.png`` for each image; returns the
+    predicted class indices."""
+    import numpy as np
+    import tensorflow as tf
+
+    from common.cam import GradCAM
+    from common.data import decode_image
+    from common.plots import overlay, save_rgb
+    size = model.inputs[0].shape[1:3]
+    images = tf.stack([decode_image(p, size) for p in paths])
+    predicted = model.predict(images, verbose=0).argmax(-1)
+    target = predicted if class_name is None else np.full(len(paths),
+                                                          classes.index(class_name))
+    heatmaps = GradCAM(model, layer)(images, class_index=target).numpy()
+    os.makedirs(out, exist_ok=True)
+    for path, image, heat, p, t in zip(paths, images.numpy(), heatmaps, predicted, target):
+        name = os.path.splitext(os.path.basename(path))[0]
+        save_rgb(os.path.join(out, f"{name}_gradcam.png"), overlay(image, heat))
+        label = classes[p] if classes else p
+        print(f"{path}: predicted {label}; map of {classes[t] if classes else t}")
+    return predicted
+
+
+if __name__ == "__main__":
+    sys.exit(main())

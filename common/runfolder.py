@@ -1,0 +1,88 @@
+"""The run folder: atomic writes, resume bookkeeping."""
+
+import json
+import os
+import time
+
+import pandas as pd
+import yaml
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked (exists, or nothing to resume)."""
+
+
+def default_output(method):
+    return os.path.join("runs", f"{method}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def prepare(output, resume):
+    """Creates the run folder; never reuses a non-empty one unless resuming."""
+    config = os.path.join(output, "config.yaml")
+    if resume:
+        if not os.path.isfile(config):
+            raise RunFolderError(f"--resume: '{output}' is not a run folder (no config.yaml)")
+        return output
+    if os.path.isdir(output) and os.listdir(output):
+        raise RunFolderError(f"--output: run folder '{output}' already exists and is not "
+                             "empty; pass --resume to continue it or choose another folder")
+    os.makedirs(output, exist_ok=True)
+    return output
+
+
+def atomic_write(path, write):
+    """Calls ``write(tmp_path)`` then renames tmp_path onto ``path``."""
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp-{os.getpid()}{ext}"
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write(text)
+    atomic_write(path, write)
+
+
+def write_json(path, value):
+    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def write_yaml(path, value):
+    write_text(path, yaml.safe_dump(value, sort_keys=True))
+
+
+def read_yaml(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def save_model(model, path):
+    """model.save to a temporary name, then rename: a reader never sees half
+    a file and an old model survives a crash."""
+    atomic_write(path, model.save)
+
+
+def backup_epoch(backup_dir):
+    """Epochs finished according to BackupAndRestore's metadata (0 if none)."""
+    meta = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.isfile(meta):
+        return 0
+    with open(meta) as handle:
+        return int(json.load(handle).get("epoch", 0))
+
+
+def trim_history(path, epochs_done):
+    """Drops rows of epochs that BackupAndRestore will run again, so a resumed
+    history.csv has each epoch exactly once."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    history = pd.read_csv(path)
+    kept = history[history["epoch"] < epochs_done]
+    if len(kept) != len(history):
+        atomic_write(path, lambda tmp: kept.to_csv(tmp, index=False))
