@@ -110,8 +110,13 @@ def split_table(table, seed=0, val_fraction=0.1, test_fraction=0.1):
         if len(parts[0]) == 0:
             raise DataError("the data's split column names no 'train' rows")
         return tuple(parts)
+    if len(table) < 3:
+        raise DataError(f"{len(table)} image(s) cannot be split into train, val and test; "
+                        "give a CSV with a split column or more images")
     strata = table["labels"].map(lambda labels: labels[0])
-    can_stratify = strata.value_counts().min() >= 3
+    smallest_split = len(table) * min(val_fraction, test_fraction)
+    can_stratify = (strata.value_counts().min() >= 3
+                    and smallest_split >= strata.nunique())
     rest, test = train_test_split(table, test_size=test_fraction, random_state=seed,
                                   stratify=strata if can_stratify else None)
     train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction),
@@ -149,31 +154,33 @@ def validate(table, class_names, skip_bad=False, what="data"):
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         shapes = list(tqdm(pool.map(_inspect, table["path"]), total=len(table),
                            desc=f"checking {what} images", leave=False,
-                           disable=len(table) < 500))
-    problems = {}
-    for row, shape in zip(table.itertuples(), shapes):
+                           disable=True if len(table) < 500 else None))
+    problems = {}  # row position -> reason
+    for i, (row, shape) in enumerate(zip(table.itertuples(), shapes)):
         if isinstance(shape, str):
-            problems[row.path] = shape
+            problems[i] = shape
             continue
         unknown = [label for label in row.labels if label not in known]
         if unknown:
-            problems[row.path] = f"label(s) {unknown} not in the class list {class_names}"
+            problems[i] = f"label(s) {unknown} not in the class list {class_names}"
             continue
         height, width = shape
         for x0, y0, x1, y1 in row.boxes:
             if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-                problems[row.path] = (f"box {(x0, y0, x1, y1)} outside the {width}x{height} "
-                                      "image (expected 0 <= x0 < x1 <= width, "
-                                      "0 <= y0 < y1 <= height)")
+                problems[i] = (f"box {(x0, y0, x1, y1)} outside the {width}x{height} "
+                               "image (expected 0 <= x0 < x1 <= width, 0 <= y0 < y1 <= height)")
                 break
     if problems:
-        lines = [f"{path}: {reason}" for path, reason in problems.items()]
+        paths = table["path"].to_numpy()
+        lines = [f"{paths[i]}: {reason}" for i, reason in problems.items()]
         if not skip_bad:
             raise DataError(f"{len(problems)} bad {what} image(s) (use --skip-bad-images "
                             f"to train on the rest): {_listing(lines)}")
         print(f"warning: skipping {len(problems)} bad {what} image(s): {_listing(lines)}",
               file=sys.stderr)
-        table = table[~table["path"].isin(problems)].reset_index(drop=True)
+        keep = np.ones(len(table), bool)
+        keep[list(problems)] = False
+        table = table[keep].reset_index(drop=True)
     return table
 
 

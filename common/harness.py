@@ -15,11 +15,12 @@ from types import SimpleNamespace
 
 import keras
 import numpy as np
+import pandas as pd
 
 from common import cli, data as datalib, runfolder
 from common.augment import build_augmentation
-from common.backbones import build_backbone
-from common.callbacks import CamSnapshots
+from common.backbones import BACKBONES, build_backbone
+from common.callbacks import CamSnapshots, EpochBackup, restore_backup
 from common.classifier import GuidedClassifier, build_cam_classifier
 from common.demo import demo_csv
 from common.distribute import get_strategy
@@ -109,15 +110,15 @@ def load_data(args, trainer, saved_classes=None):
             raise datalib.DataError(f"--resume: classes of '{source}' {classes} differ from "
                                     f"the run's classes.json {saved_classes}")
         classes = saved_classes
+    table = datalib.validate(table, classes, args.skip_bad_images, what="data")
     train, val, test = datalib.split_table(table, seed=args.seed)
     if args.val_data:
         val, _ = datalib.read_table(args.val_data)
-    check = {"train": train, "val": val, "test": test}
-    for name, part in check.items():
-        check[name] = datalib.validate(part, classes, args.skip_bad_images, what=name)
-    datalib.check_classes_present(check["train"], classes)
-    if len(check["val"]) == 0:
+        val = datalib.validate(val, classes, args.skip_bad_images, what="validation")
+    datalib.check_classes_present(train, classes)
+    if len(val) == 0:
         raise datalib.DataError(f"'{source}' yields no validation images")
+    check = {"train": train, "val": val, "test": test}
     evaluated_on = "test" if len(check["test"]) else "val"
     return SimpleNamespace(source=source, folder=os.path.dirname(os.path.abspath(source)),
                            classes=classes, multi_label=datalib.is_multi_label(table),
@@ -139,6 +140,9 @@ def _parse(trainer, argv):
         saved = {k: v for k, v in saved.items() if k not in ("resume", "method")}
     args = cli.resolve(parser, argv, trainer.demo_defaults, trainer.paper_defaults, saved)
     args.output = args.output or runfolder.default_output(trainer.method)
+    if args.backbone not in BACKBONES:
+        raise cli.ConfigError(f"--backbone: unknown backbone '{args.backbone}'; expected one "
+                              f"of {sorted(BACKBONES)}")
     return args
 
 
@@ -150,6 +154,16 @@ def _snapshot_batch(args, data, trainer):
     inputs, labels = next(iter(dataset))
     labels = np.asarray(labels)
     return inputs, (labels.argmax(-1) if labels.ndim == 2 else labels)
+
+
+def write_predictions(path, table, probabilities, class_names):
+    """predictions.csv: each evaluated image with its classes' probabilities."""
+    frame = pd.DataFrame(probabilities, columns=[f"p_{name}" for name in class_names])
+    frame.insert(0, "predicted", [class_names[i] for i in probabilities.argmax(-1)])
+    frame.insert(0, "label", [";".join(labels) for labels in table["labels"]])
+    frame.insert(0, "path", table["path"].to_numpy())
+    runfolder.atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False,
+                                                          float_format="%.9g"))
 
 
 def main(trainer, argv=None):
@@ -203,8 +217,8 @@ def fit_and_evaluate(trainer, args, data, model, augment):
 
     history = os.path.join(run, "history.csv")
     backup = os.path.join(run, "backup")
-    if args.resume:
-        runfolder.trim_history(history, runfolder.backup_epoch(backup))
+    done = restore_backup(model, backup) if args.resume else 0
+    runfolder.trim_history(history, done)
     images, labels = _snapshot_batch(args, data, trainer)
     callbacks = [
         keras.callbacks.CSVLogger(history, append=True),
@@ -213,10 +227,10 @@ def fit_and_evaluate(trainer, args, data, model, augment):
                      use_labels=trainer.cams_of_true_class),
         *trainer.callbacks(args, run, data),
         # Last, so an epoch is marked done only after the other callbacks ran.
-        keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False),
+        EpochBackup(backup),
     ]
     model.fit(dataset(data.train, training=True), validation_data=dataset(data.val),
-              epochs=args.epochs, callbacks=callbacks, verbose=args.verbose, shuffle=False)
+              epochs=args.epochs, initial_epoch=done, callbacks=callbacks, verbose=args.verbose, shuffle=False)
 
     network = trainer.export(model)
     runfolder.save_model(network, os.path.join(run, "model.keras"))
@@ -227,6 +241,8 @@ def fit_and_evaluate(trainer, args, data, model, augment):
     metrics["evaluated_on"] = data.evaluated_on
     metrics.update(trainer.extra_metrics(args, network, data, probabilities))
     runfolder.write_json(os.path.join(run, "metrics.json"), metrics)
+    write_predictions(os.path.join(run, "predictions.csv"), data.test, probabilities,
+                      data.classes)
     if not data.multi_label:
         save_confusion_matrix(os.path.join(run, "confusion_matrix.png"), y_true,
                               probabilities.argmax(-1), data.classes)

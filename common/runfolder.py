@@ -32,8 +32,8 @@ def prepare(output, resume):
 
 def atomic_write(path, write):
     """Calls ``write(tmp_path)`` then renames tmp_path onto ``path``."""
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp-{os.getpid()}{ext}"
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{name}")  # keeps the full suffix
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -66,15 +66,6 @@ def save_model(model, path):
     """model.save to a temporary name, then rename: a reader never sees half
     a file and an old model survives a crash."""
     atomic_write(path, model.save)
-
-
-def backup_epoch(backup_dir):
-    """Epochs finished according to BackupAndRestore's metadata (0 if none)."""
-    meta = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.isfile(meta):
-        return 0
-    with open(meta) as handle:
-        return int(json.load(handle).get("epoch", 0))
 
 
 def trim_history(path, epochs_done):

@@ -3,7 +3,11 @@ and a fixed seed per test."""
 
 import os
 
+import tempfile
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Demos are built once per test session, shared by every test and subprocess.
+os.environ.setdefault("ATTENTION_DEMO_DIR", tempfile.mkdtemp(prefix="attention-demo-"))
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
@@ -21,9 +25,11 @@ def _seed():
     keras.backend.clear_session()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mirrored():
-    """MirroredStrategy over the two logical CPU devices."""
+    """MirroredStrategy over the two logical CPU devices; one per session, as
+    strategies created side by side in a process can mix up their collective
+    ops' instance keys."""
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 

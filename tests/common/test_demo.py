@@ -1,0 +1,67 @@
+"""Demo datasets: deterministic, real images, the formats the methods need."""
+
+import filecmp
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common import demo
+from common.data import read_table, validate
+
+
+@pytest.mark.parametrize("name", ["digits", "where", "wsol"])
+def test_demo_is_deterministic_and_valid(tmp_path, name):
+    first = demo.demo_csv(name, root=str(tmp_path / "a"))
+    second = demo.demo_csv(name, root=str(tmp_path / "b"))
+    assert filecmp.cmp(first, second, shallow=False)
+    frame = pd.read_csv(first)
+    sample = frame["path"].iloc[::97]
+    for path in sample:
+        assert filecmp.cmp(os.path.join(os.path.dirname(first), path),
+                           os.path.join(os.path.dirname(second), path), shallow=False)
+    table, classes = read_table(first)
+    assert set(frame["split"]) == {"train", "val", "test"}
+    assert len(validate(table, classes)) == len(table)  # raises on any bad row
+
+
+def test_where_demo_classes_and_masks(tmp_path):
+    csv = demo.demo_csv("where", root=str(tmp_path))
+    _, classes = read_table(csv)
+    masks = np.load(os.path.join(os.path.dirname(csv), "masks.npz"))
+    assert list(masks["classes"]) == classes == sorted(demo.WHERE_CLASSES)
+    assert masks["masks"].shape == (5, 2, 64, 64)
+    counts = dict(zip(classes, masks["counts"]))
+    assert counts == {"absent": 0, "bottom": 2, "center": 1, "top_left": 1, "top_right": 1}
+    # Peak 1 at the class's centre: top_left peaks in the top-left quadrant.
+    top_left = masks["masks"][classes.index("top_left"), 0]
+    y, x = np.unravel_index(top_left.argmax(), top_left.shape)
+    assert top_left.max() == pytest.approx(1.0) and y < 32 and x < 32
+
+
+def test_wsol_boxes_enclose_the_object(tmp_path):
+    csv = demo.demo_csv("wsol", root=str(tmp_path))
+    table, _ = read_table(csv)
+    assert table["boxes"].map(len).eq(1).all()
+    import cv2
+    for row in table.iloc[:20].itertuples():
+        image = cv2.imread(row.path, cv2.IMREAD_GRAYSCALE).astype(float)
+        x0, y0, x1, y1 = (int(v) for v in row.boxes[0])
+        inside = image[y0:y1, x0:x1].mean()
+        assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64
+        assert inside > image.mean()  # the digit's ink is brighter than the clutter
+
+
+def test_fashion_demo_reads_idx_files(tmp_path):
+    if not os.path.isdir(demo.FASHION_DIR):
+        pytest.fail("apt-get install dataset-fashion-mnist (listed in .ci/run)")
+    images, labels = demo.fashion_mnist("test")
+    assert images.shape == (10000, 28, 28) and sorted(set(labels)) == list(range(10))
+    csv = demo.demo_csv("fashion", root=str(tmp_path))
+    assert pd.read_csv(csv)["label"].value_counts().eq(300).all()
+
+
+def test_unknown_demo_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="demo:nope: unknown demo"):
+        demo.demo_csv("nope", root=str(tmp_path))

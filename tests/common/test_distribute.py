@@ -1,0 +1,50 @@
+"""tf.distribute: one custom train step under MirroredStrategy (two logical
+CPUs) equals the default strategy on the same global batch."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.backbones import build_backbone
+from common.classifier import GuidedClassifier, build_cam_classifier
+from common.distribute import get_strategy
+
+
+def _one_step(strategy, initial, x, y):
+    with strategy.scope():
+        network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), 4)
+        model = GuidedClassifier(network, hnc_weight=0.5, hnc_k=2)
+        model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    if initial is not None:
+        network.set_weights(initial)
+    start = [np.array(w) for w in network.weights]
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    history = model.fit(data, epochs=1, verbose=0)
+    return start, [np.array(w) for w in network.weights], history.history
+
+
+def test_mirrored_step_equals_default_step(mirrored):
+    x = np.random.rand(8, 16, 16, 3).astype("float32")
+    y = np.array([0, 1, 2, 3, 0, 1, 2, 3])
+    start, single, h1 = _one_step(tf.distribute.get_strategy(), None, x, y)
+    _, mirrored_weights, h2 = _one_step(mirrored, start, x, y)
+    assert mirrored.num_replicas_in_sync == 2
+    moved = [not np.allclose(a, b) for a, b in zip(start, single)]
+    assert sum(moved) > len(moved) // 2
+    for a, b in zip(single, mirrored_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert h1["loss"][0] == pytest.approx(h2["loss"][0], rel=1e-4)
+    assert h1["hnc_loss"][0] == pytest.approx(h2["hnc_loss"][0], rel=1e-4)
+
+
+def test_get_strategy_choices(monkeypatch):
+    assert get_strategy("default") is tf.distribute.get_strategy()
+    assert get_strategy("auto").num_replicas_in_sync == 1  # no GPUs here
+    with pytest.raises(ValueError, match="--strategy"):
+        get_strategy("magic")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        get_strategy("multi_worker")
