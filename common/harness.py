@@ -79,6 +79,10 @@ class Trainer:
     def metrics(self, args, multi_label):
         return ["binary_accuracy"] if multi_label else ["accuracy"]
 
+    def adjust_train(self, args, train, classes):
+        """The training table to use (e.g. with a class oversampled)."""
+        return train
+
     def extra_inputs(self, args, table, data):
         """Dict name -> per-row arrays added to the image inputs, or None."""
         return None
@@ -116,6 +120,7 @@ def load_data(args, trainer, saved_classes=None):
         val, _ = datalib.read_table(args.val_data)
         val = datalib.validate(val, classes, args.skip_bad_images, what="validation")
     datalib.check_classes_present(train, classes)
+    train = trainer.adjust_train(args, train, classes)
     if len(val) == 0:
         raise datalib.DataError(f"'{source}' yields no validation images")
     check = {"train": train, "val": val, "test": test}
