@@ -53,12 +53,16 @@ class GuidedClassifier(keras.Model):
         self.hnc_variant = hnc_variant
         self.hnc_temperature = float(hnc_temperature)
         self._tapped = [tap_model(network, _find_layer(network, feature_layer))]
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked()}
+        self.trackers = {}
+        if self.hnc_weight:
+            self.track("hnc_loss")
         self.built = True
 
-    def tracked(self):
-        """Names of the extra terms shown in the progress bar and history."""
-        return ["hnc_loss"] if self.hnc_weight else []
+    def track(self, *names):
+        """Shows these extra terms (keys of ``extra_losses``, or values a
+        subclass updates) in the progress bar and history."""
+        for name in names:
+            self.trackers[name] = keras.metrics.Mean(name=name)
 
     @property
     def tapped(self):

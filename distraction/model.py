@@ -32,9 +32,7 @@ class DistractionModel(GuidedClassifier):
             raise ValueError(f"--occlusion: expected one of {MODES}, got {mode!r}")
         self.p, self.threshold, self.mode, self.seed = float(p), float(threshold), mode, int(seed)
         self.gradcam = GradCAM(network, self.feature_layer)
-
-    def tracked(self):
-        return super().tracked() + ["occluded"]
+        self.track("occluded")
 
     def coin(self):
         """True with probability p; the same on every replica."""

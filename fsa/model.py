@@ -1,0 +1,76 @@
+"""The FSA training model: SqueezeNet whose true-class CAM is pushed toward
+predefined masks during training; the deployable model is the plain
+classifier (``model.network``)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.classifier import GuidedClassifier
+from fsa.losses import fsa_loss
+from fsa.masks import masks_to_grid
+from fsa.squeezenet import build_squeezenet
+
+PACKAGE = "fsa"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FsaModel(GuidedClassifier):
+    """Adds ``fsa_loss`` on the pre-activation CAMs (output of the layer
+    ``cam``) to the cross-entropy in ``train_step``.
+
+    Args:
+        network: classifier with a ``cam`` layer (``build_squeezenet``).
+        masks: (C, M, H, W) masks, any resolution: resampled to the CAM grid.
+        counts: (C,) valid masks per class.
+        stage: initial stage; ``self.stage`` is a variable that
+            ``StageSwitch`` changes between epochs without recompiling.
+        lambda_fsa, lambda_reg: loss weights (paper: 10 and 0.2); a
+            lambda_fsa of 0 trains with cross-entropy only.
+    """
+
+    def __init__(self, network, masks, counts, stage=1, lambda_fsa=10.0, lambda_reg=0.2,
+                 **kwargs):
+        kwargs.setdefault("feature_layer", "cam")
+        super().__init__(network, **kwargs)
+        grid = tuple(network.get_layer(self.feature_layer).output.shape[1:3])
+        self.masks = masks_to_grid(masks, grid)
+        self.counts = np.asarray(counts, np.int32)
+        self.lambda_fsa, self.lambda_reg = float(lambda_fsa), float(lambda_reg)
+        self.stage = keras.Variable(int(stage), dtype="int32", trainable=False,
+                                    name="fsa_stage")
+        if self.lambda_fsa:
+            self.track("fsa_loss")
+
+    def cams(self, features):
+        return tf.cast(features, tf.float32)  # the cam layer's output is the CAM
+
+    def extra_losses(self, x, y, features, y_pred):
+        terms = super().extra_losses(x, y, features, y_pred)
+        if self.lambda_fsa:
+            terms["fsa_loss"] = fsa_loss(features, self.masks, self.counts, y,
+                                         self.stage.value, self.lambda_fsa, self.lambda_reg)
+        return terms
+
+    def get_config(self):
+        return {**super().get_config(), "masks": self.masks.tolist(),
+                "counts": self.counts.tolist(), "stage": int(self.stage.numpy()),
+                "lambda_fsa": self.lambda_fsa, "lambda_reg": self.lambda_reg}
+
+
+class StageSwitch(keras.callbacks.Callback):
+    """Stage 1 for the first ``stage1_epochs`` epochs, then stage 2."""
+
+    def __init__(self, stage1_epochs):
+        super().__init__()
+        self.stage1_epochs = int(stage1_epochs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.stage.assign(1 if epoch < self.stage1_epochs else 2)
+
+
+def build_fsa_model(num_classes, masks, counts, input_shape=(224, 224, 3), weights=None,
+                    **kwargs):
+    """SqueezeNet v1.1 trained with the FSA loss; ``kwargs`` go to FsaModel."""
+    network = build_squeezenet(num_classes, input_shape, weights)
+    return FsaModel(network, masks, counts, **kwargs)
