@@ -23,7 +23,8 @@ class FsaModel(GuidedClassifier):
         network: classifier with a ``cam`` layer (``build_squeezenet``).
         masks: (C, M, H, W) masks, any resolution: resampled to the CAM grid.
         counts: (C,) valid masks per class.
-        stage: initial stage; ``self.stage`` is a variable that
+        stage: initial stage (0: cross-entropy only, a warm-up; 1 or 2: the
+            FSA loss of that stage); ``self.stage`` is a variable that
             ``StageSwitch`` changes between epochs without recompiling.
         lambda_fsa, lambda_reg: loss weights (paper: 10 and 0.2); a
             lambda_fsa of 0 trains with cross-entropy only.
@@ -48,8 +49,11 @@ class FsaModel(GuidedClassifier):
     def extra_losses(self, x, y, features, y_pred):
         terms = super().extra_losses(x, y, features, y_pred)
         if self.lambda_fsa:
-            terms["fsa_loss"] = fsa_loss(features, self.masks, self.counts, y,
-                                         self.stage.value, self.lambda_fsa, self.lambda_reg)
+            stage = self.stage.value
+            active = tf.cast(stage > 0, tf.float32)
+            terms["fsa_loss"] = active * fsa_loss(features, self.masks, self.counts, y,
+                                                  tf.maximum(stage, 1), self.lambda_fsa,
+                                                  self.lambda_reg)
         return terms
 
     def get_config(self):
@@ -59,14 +63,20 @@ class FsaModel(GuidedClassifier):
 
 
 class StageSwitch(keras.callbacks.Callback):
-    """Stage 1 for the first ``stage1_epochs`` epochs, then stage 2."""
+    """Stage 0 (cross-entropy only) for ``warmup_epochs``, then stage 1 for
+    ``stage1_epochs``, then stage 2."""
 
-    def __init__(self, stage1_epochs):
+    def __init__(self, stage1_epochs, warmup_epochs=0):
         super().__init__()
-        self.stage1_epochs = int(stage1_epochs)
+        self.stage1_epochs, self.warmup_epochs = int(stage1_epochs), int(warmup_epochs)
+
+    def stage_of(self, epoch):
+        if epoch < self.warmup_epochs:
+            return 0
+        return 1 if epoch < self.warmup_epochs + self.stage1_epochs else 2
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.model.stage.assign(1 if epoch < self.stage1_epochs else 2)
+        self.model.stage.assign(self.stage_of(epoch))
 
 
 def build_fsa_model(num_classes, masks, counts, input_shape=(224, 224, 3), weights=None,

@@ -4,6 +4,8 @@ import keras
 
 from common.backbones import BackbonePreprocessing, register_backbone
 
+# torchvision initialises SqueezeNet's convs with Kaiming-uniform (He).
+INIT = "he_uniform"
 # (squeeze, expand1x1, expand3x3) per Fire module, None = 3x3/2 max pooling.
 V1_1 = [(16, 64, 64), (16, 64, 64), None, (32, 128, 128), (32, 128, 128), None,
         (48, 192, 192), (48, 192, 192), (64, 256, 256), (64, 256, 256)]
@@ -11,9 +13,11 @@ V1_1 = [(16, 64, 64), (16, 64, 64), None, (32, 128, 128), (32, 128, 128), None,
 
 def fire(x, squeeze, expand1, expand3, name):
     """Fire module: 1x1 squeeze, then 1x1 and 3x3 expands concatenated."""
-    s = keras.layers.Conv2D(squeeze, 1, activation="relu", name=f"{name}_squeeze")(x)
-    e1 = keras.layers.Conv2D(expand1, 1, activation="relu", name=f"{name}_expand1x1")(s)
-    e3 = keras.layers.Conv2D(expand3, 3, padding="same", activation="relu",
+    s = keras.layers.Conv2D(squeeze, 1, activation="relu", kernel_initializer=INIT,
+                            name=f"{name}_squeeze")(x)
+    e1 = keras.layers.Conv2D(expand1, 1, activation="relu", kernel_initializer=INIT,
+                             name=f"{name}_expand1x1")(s)
+    e3 = keras.layers.Conv2D(expand3, 3, padding="same", activation="relu", kernel_initializer=INIT,
                              name=f"{name}_expand3x3")(s)
     return keras.layers.Concatenate(name=f"{name}_concat")([e1, e3])
 
@@ -24,7 +28,8 @@ def squeezenet_features(input_shape, weights=None):
     ``weights``: None or a local ``.weights.h5`` of this model."""
     inputs = keras.Input(input_shape, name="image")
     x = BackbonePreprocessing("torch", name="preprocess")(inputs)
-    x = keras.layers.Conv2D(64, 3, strides=2, activation="relu", name="conv1")(x)
+    x = keras.layers.Conv2D(64, 3, strides=2, activation="relu", kernel_initializer=INIT,
+                            name="conv1")(x)
     x = keras.layers.MaxPooling2D(3, 2, name="pool1")(x)
     pools, fires = 1, 0
     for spec in V1_1:

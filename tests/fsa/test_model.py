@@ -1,0 +1,70 @@
+"""SqueezeNet v1.1 and the FSA training model."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fsa.losses import fsa_loss
+from fsa.masks import masks_to_grid
+from fsa.model import FsaModel, StageSwitch, build_fsa_model
+from fsa.squeezenet import build_squeezenet
+
+
+def test_squeezenet_v1_1_shapes_and_parameter_count():
+    model = build_squeezenet(1000)
+    # torchvision's squeezenet1_1 has 1,235,496 parameters for 1000 classes.
+    assert model.count_params() == 1_235_496
+    assert model.get_layer("cam").output.shape[1:] == (13, 13, 1000)
+
+
+def _fsa(size=64, classes=3, **kwargs):
+    masks = np.zeros((classes, 2, size, size), "float32")
+    masks[0, 0, :size // 2, :size // 2] = 1.0
+    masks[1, :, size // 2:, :] = 0.5
+    return build_fsa_model(classes, masks, [1, 2, 0], input_shape=(size, size, 3), **kwargs)
+
+
+def test_train_step_adds_the_fsa_loss_on_the_cam_layer():
+    keras.utils.set_random_seed(1)
+    model = _fsa()
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    x = np.random.rand(4, 64, 64, 3).astype("float32")
+    y = np.array([0, 1, 2, 1])
+    logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    cams = keras.Model(model.network.input, model.network.get_layer("cam").output)(x)
+    expected = fsa_loss(cams, masks_to_grid(np.asarray(model.masks), (3, 3)), [1, 2, 0], y, 1)
+    assert logs["fsa_loss"] == pytest.approx(float(expected), rel=1e-5)
+    ce = keras.losses.sparse_categorical_crossentropy(y, model.network(x)).numpy().mean()
+    assert logs["loss"] == pytest.approx(ce + float(expected), rel=1e-5)
+
+
+def test_stage_switch_changes_the_stage_between_epochs():
+    model = _fsa()
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(int(model.stage.numpy())))
+    x = np.random.rand(4, 64, 64, 3).astype("float32")
+    model.fit(x, np.array([0, 1, 2, 0]), epochs=4, verbose=0,
+              callbacks=[StageSwitch(2), record])
+    assert seen == [1, 1, 2, 2]
+
+
+def test_deployable_network_round_trips_and_has_no_fsa_head(tmp_path, run_python):
+    model = _fsa(lambda_fsa=10.0)
+    plain = build_squeezenet(3, (64, 64, 3))
+    assert model.network.count_params() == plain.count_params()
+    clone = FsaModel.from_config(model.get_config())
+    assert clone.counts.tolist() == [1, 2, 0] and clone.lambda_fsa == 10.0
+    x = np.random.rand(2, 64, 64, 3).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", model.network.predict(x, verbose=0))
+    model.network.save(tmp_path / "m.keras")
+    run_python(f"""
+import numpy as np, keras, fsa
+m = keras.saving.load_model(r"{tmp_path / 'm.keras'}")
+assert len(m.outputs) == 1
+np.testing.assert_array_equal(m.predict(np.load(r"{tmp_path / 'x.npy'}"), verbose=0),
+                              np.load(r"{tmp_path / 'y.npy'}"))
+""")
