@@ -218,7 +218,8 @@ def make_dataset(table, class_names, image_size, batch_size, training=False,
         image_size: int or (H, W).
         batch_size: the global batch size.
         training: shuffle (seeded) and apply ``augment``.
-        augment: a callable on batches of images (e.g. ``build_augmentation``).
+        augment: a callable on batches of images (e.g. ``build_augmentation``),
+            or on the whole inputs dict if it has ``takes_inputs = True``.
         extra_inputs: optional dict name -> array aligned with the table's
             rows; the inputs then become ``{"image": ..., name: ...}``.
         cache: keep decoded images in memory; default when they fit in 1 GiB.
@@ -244,6 +245,8 @@ def make_dataset(table, class_names, image_size, batch_size, training=False,
     data = data.batch(batch_size)
     if training and augment is not None:
         def apply(inputs, label):
+            if getattr(augment, "takes_inputs", False):
+                return augment(inputs, training=True), label  # e.g. moves boxes too
             if isinstance(inputs, dict):
                 return {**inputs, "image": augment(inputs["image"], training=True)}, label
             return augment(inputs, training=True), label

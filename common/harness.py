@@ -90,6 +90,11 @@ class Trainer:
     def callbacks(self, args, run, data):
         return []
 
+    def cam_layer(self, args):
+        """Layer whose Grad-CAM the per-epoch snapshots show (None: the last
+        4-D layer)."""
+        return None
+
     def export(self, model):
         """The deployable model written as model.keras."""
         return model.network
@@ -229,7 +234,7 @@ def fit_and_evaluate(trainer, args, data, model, augment):
         keras.callbacks.CSVLogger(history, append=True),
         keras.callbacks.TensorBoard(os.path.join(run, "tensorboard")),
         CamSnapshots(images, os.path.join(run, "cams"), labels, data.classes,
-                     use_labels=trainer.cams_of_true_class),
+                     use_labels=trainer.cams_of_true_class, layer=trainer.cam_layer(args)),
         *trainer.callbacks(args, run, data),
         # Last, so an epoch is marked done only after the other callbacks ran.
         EpochBackup(backup),

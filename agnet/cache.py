@@ -1,0 +1,76 @@
+"""Regions of every training image, computed once (in parallel over the CPU
+cores, with a progress bar) and cached on disk, keyed by the image content
+and the parameters."""
+
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import cv2
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from agnet.regions import semantic_regions
+
+VERSION = "regions-v1"
+
+
+def default_cache_dir():
+    return os.environ.get("AGNET_REGION_CACHE",
+                          os.path.join(os.path.expanduser("~"), ".cache", "attention-guided",
+                                       "agnet-regions"))
+
+
+def load_rgb(path, image_size):
+    """The image as the model sees it: RGB uint8 resized to image_size."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"cannot read image '{path}'")
+    image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def cache_key(path, image_size, num_primary, seed):
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        digest.update(handle.read())
+    digest.update(f"{VERSION}-{image_size}-{num_primary}-{seed}".encode())
+    return digest.hexdigest()
+
+
+def _one_thread():
+    """Workers run one BLAS thread each: a small GMM fit is several times
+    slower when the BLAS threads of all workers compete for the cores."""
+    threadpool_limits(1)
+    cv2.setNumThreads(1)
+
+
+def _compute(job):
+    path, image_size, num_primary, seed, target = job
+    regions = semantic_regions(load_rgb(path, image_size), num_primary, seed)
+    tmp = f"{target}.tmp-{os.getpid()}.npy"
+    np.save(tmp, regions)
+    os.replace(tmp, target)
+    return regions
+
+
+def compute_regions(paths, image_size, num_primary=8, seed=0, cache_dir=None, workers=None,
+                    desc="regions"):
+    """float32 (N, R, 4) regions of the images at ``paths``; cached files are
+    read, the others computed on all cores and written atomically."""
+    cache_dir = cache_dir or default_cache_dir()
+    os.makedirs(cache_dir, exist_ok=True)
+    targets = [os.path.join(cache_dir, cache_key(p, image_size, num_primary, seed) + ".npy")
+               for p in paths]
+    todo = [(p, image_size, num_primary, seed, t) for p, t in zip(paths, targets)
+            if not os.path.isfile(t)]
+    if todo:
+        workers = workers or os.cpu_count() or 1
+        # spawn, not fork: forking a process that runs TensorFlow can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+            list(tqdm(pool.map(_compute, todo, chunksize=16), total=len(todo),
+                      desc=f"SIFT + GMM {desc}", disable=None))
+    return np.stack([np.load(t) for t in targets]).astype(np.float32)

@@ -1,0 +1,128 @@
+"""AG-Net's region layers: bilinear region pooling, one SE-residual block per
+region, inter-region attention (eq. 2) and region importance (eq. 3)."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+PACKAGE = "agnet"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RegionPooling(keras.layers.Layer):
+    """Bilinearly pools each region, plus the whole image, from a feature map.
+
+    Inputs: features (B, h, w, C) and boxes (B, R, 4) normalised
+    ``[y1, x1, y2, x2]``. Output (B, R + 1, P, P, C): the R regions, then the
+    whole image (``tf.image.crop_and_resize``).
+    """
+
+    def __init__(self, pool_size=7, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+
+    def call(self, features, boxes):
+        batch = tf.shape(boxes)[0]
+        whole = tf.tile(tf.constant([[[0.0, 0.0, 1.0, 1.0]]], boxes.dtype), [batch, 1, 1])
+        boxes = tf.concat([boxes, whole], axis=1)
+        count = tf.shape(boxes)[1]
+        index = tf.repeat(tf.range(batch), count)
+        pooled = tf.image.crop_and_resize(tf.cast(features, tf.float32),
+                                          tf.reshape(tf.cast(boxes, tf.float32), (-1, 4)),
+                                          index, (self.pool_size, self.pool_size))
+        pooled = tf.cast(pooled, features.dtype)
+        return tf.reshape(pooled, (batch, count, self.pool_size, self.pool_size,
+                                   features.shape[-1]))
+
+    def compute_output_shape(self, features_shape, boxes_shape):
+        regions = None if boxes_shape[1] is None else boxes_shape[1] + 1
+        return (features_shape[0], regions, self.pool_size, self.pool_size,
+                features_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RegionSEResidual(keras.layers.Layer):
+    """A separate SE-residual block for each region ("the respective
+    SE-Residual block"), computed for all regions at once: region r of
+    (B, R, H, W, C) gets ``x + x * sigmoid(W2_r relu(W1_r GAP(x) + b1_r) + b2_r)``,
+    the same as ``common.layers.SEResidual`` with its own weights."""
+
+    def __init__(self, reduction=16, **kwargs):
+        super().__init__(**kwargs)
+        self.reduction = int(reduction)
+
+    def build(self, input_shape):
+        regions, channels = input_shape[1], input_shape[-1]
+        hidden = max(1, channels // self.reduction)
+        self.w1 = self.add_weight(name="squeeze_kernel", shape=(regions, channels, hidden),
+                                  initializer="glorot_uniform")
+        self.b1 = self.add_weight(name="squeeze_bias", shape=(regions, hidden),
+                                  initializer="zeros")
+        self.w2 = self.add_weight(name="excite_kernel", shape=(regions, hidden, channels),
+                                  initializer="glorot_uniform")
+        self.b2 = self.add_weight(name="excite_bias", shape=(regions, channels),
+                                  initializer="zeros")
+
+    def call(self, x):
+        pooled = ops.mean(x, axis=(2, 3))  # (B, R, C)
+        hidden = ops.relu(ops.einsum("brc,rch->brh", pooled, self.w1) + self.b1)
+        scale = ops.sigmoid(ops.einsum("brh,rhc->brc", hidden, self.w2) + self.b2)
+        return x + x * scale[:, :, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "reduction": self.reduction}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InterRegionAttention(keras.layers.Layer):
+    """AG-Net eq. 2 on flattened region features f (B, R, D):
+    ``u_rr' = tanh(W_u f_r + W_u' f_r' + b_u)``, ``m_rr' = sigmoid(W_m u_rr' + b_m)``,
+    ``alpha_r = sum_r' m_rr' f_r'``. Output (B, R, D)."""
+
+    def __init__(self, units=32, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.w_u = self.add_weight(name="w_u", shape=(dim, self.units))
+        self.w_u2 = self.add_weight(name="w_u_prime", shape=(dim, self.units))
+        self.b_u = self.add_weight(name="b_u", shape=(self.units,), initializer="zeros")
+        self.w_m = self.add_weight(name="w_m", shape=(self.units, 1))
+        self.b_m = self.add_weight(name="b_m", shape=(1,), initializer="zeros")
+
+    def call(self, f):
+        own = ops.matmul(f, self.w_u)  # (B, R, U)
+        other = ops.matmul(f, self.w_u2)
+        u = ops.tanh(own[:, :, None, :] + other[:, None, :, :] + self.b_u)  # (B, R, R, U)
+        m = ops.sigmoid(ops.matmul(u, self.w_m) + self.b_m)[..., 0]  # (B, R, R)
+        return ops.matmul(m, f)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RegionImportance(keras.layers.Layer):
+    """AG-Net eq. 3: ``w = softmax_r(W_alpha alpha_r + b_alpha)``,
+    ``f_hat = sum_r w_r alpha_r``. (B, R, D) -> (B, D)."""
+
+    def build(self, input_shape):
+        self.score = keras.layers.Dense(1, name="score")
+        self.score.build(input_shape)
+
+    def call(self, alpha):
+        weights = ops.softmax(self.score(alpha), axis=1)  # (B, R, 1)
+        return ops.sum(weights * alpha, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])

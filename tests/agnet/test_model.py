@@ -1,0 +1,102 @@
+"""AG-Net stages against NumPy, and the whole model trained, saved, reloaded."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from agnet.layers import InterRegionAttention, RegionImportance, RegionPooling, \
+    RegionSEResidual
+from agnet.model import build_agnet
+from common.backbones import build_backbone
+from common.layers import SEResidual
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def test_region_pooling_is_bilinear_crop_and_resize_plus_whole_image():
+    features = np.arange(2 * 4 * 4 * 1, dtype="float32").reshape(2, 4, 4, 1)
+    boxes = np.array([[[0, 0, 1 / 3, 1 / 3]], [[1 / 3, 1 / 3, 1, 1]]], "float32")
+    out = RegionPooling(2)(features, boxes).numpy()
+    assert out.shape == (2, 2, 2, 2, 1)
+    # box [0, 0, 1/3, 1/3] of a 4x4 map samples rows/cols 0 and 1 exactly.
+    np.testing.assert_allclose(out[0, 0, ..., 0], features[0, :2, :2, 0])
+    np.testing.assert_allclose(out[1, 0, ..., 0], features[1, 1::2, 1::2, 0])
+    np.testing.assert_allclose(out[0, 1, ..., 0], features[0, ::3, ::3, 0])  # whole map
+
+
+def test_each_region_has_its_own_se_residual_block():
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 4, 8)).astype("float32")
+    layer = RegionSEResidual(reduction=4)
+    out = layer(x).numpy()
+    assert layer.w1.shape == (3, 8, 2)
+    for r in range(3):
+        single = SEResidual(reduction=4)
+        single(x[:, r])
+        single.squeeze.set_weights([layer.w1.numpy()[r], layer.b1.numpy()[r]])
+        single.excite.set_weights([layer.w2.numpy()[r], layer.b2.numpy()[r]])
+        np.testing.assert_allclose(out[:, r], single(x[:, r]).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_inter_region_attention_matches_eq2():
+    f = np.random.default_rng(1).normal(size=(2, 5, 6)).astype("float32")
+    layer = InterRegionAttention(units=4)
+    out = layer(f).numpy()
+    w_u, w_u2, b_u, w_m, b_m = (v.numpy() for v in (layer.w_u, layer.w_u2, layer.b_u,
+                                                   layer.w_m, layer.b_m))
+    expected = np.zeros_like(f)
+    for b in range(2):
+        for r in range(5):
+            for s in range(5):
+                u = np.tanh(f[b, r] @ w_u + f[b, s] @ w_u2 + b_u)
+                expected[b, r] += _sigmoid(u @ w_m + b_m)[0] * f[b, s]
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_region_importance_matches_eq3():
+    alpha = np.random.default_rng(2).normal(size=(3, 4, 5)).astype("float32")
+    layer = RegionImportance()
+    out = layer(alpha).numpy()
+    kernel, bias = (v.numpy() for v in layer.score.weights)
+    scores = (alpha @ kernel + bias)[..., 0]
+    w = np.exp(scores - scores.max(1, keepdims=True))
+    w /= w.sum(1, keepdims=True)
+    np.testing.assert_allclose(out, (w[..., None] * alpha).sum(1), rtol=1e-5, atol=1e-6)
+
+
+def _inputs(n=8, size=32):
+    rng = np.random.default_rng(0)
+    regions = np.sort(rng.uniform(0, 1, (n, 10, 2, 2)), axis=2)  # y1<y2, x1<x2
+    regions = regions.transpose(0, 1, 3, 2).reshape(n, 10, 4)[..., [0, 2, 1, 3]]
+    return {"image": rng.uniform(0, 1, (n, size, size, 3)).astype("float32"),
+            "regions": regions.astype("float32")}
+
+
+def test_agnet_trains_saves_and_reloads_identically(tmp_path, run_python):
+    model = build_agnet(build_backbone("tiny", (32, 32, 3)), 3, num_primary=4)
+    assert model.get_layer("region_se").w1.shape[0] == 11  # 10 regions + the image
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    x, y = _inputs(), np.arange(8) % 3
+    before = model.get_layer("classifier").get_weights()[0].copy()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert not np.allclose(before, model.get_layer("classifier").get_weights()[0])
+    np.savez(tmp_path / "x.npz", **x)
+    np.save(tmp_path / "p.npy", model.predict(x, verbose=0))
+    model.save(tmp_path / "agnet.keras")
+    run_python(f"""
+import numpy as np, keras, agnet
+m = keras.saving.load_model(r"{tmp_path / 'agnet.keras'}")
+x = dict(np.load(r"{tmp_path / 'x.npz'}"))
+np.testing.assert_array_equal(m.predict(x, verbose=0), np.load(r"{tmp_path / 'p.npy'}"))
+""")
+
+
+def test_ablations_remove_their_layers():
+    backbone = build_backbone("tiny", (32, 32, 3))
+    plain = build_agnet(backbone, 3, num_primary=2, self_attention=False,
+                        inter_attention=False, pooling="gap")
+    names = {layer.name for layer in plain.layers}
+    assert not {"self_attention", "inter_attention", "gap_gmp"} & names and "gap" in names
+    out = plain({"image": tf.zeros((1, 32, 32, 3)), "regions": tf.zeros((1, 3, 4))})
+    assert out.shape == (1, 3)
