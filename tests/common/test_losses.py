@@ -71,3 +71,24 @@ def test_gradient_reaches_only_selected_negative_cams(variant):
 def test_bad_variant_is_rejected():
     with pytest.raises(ValueError, match="variant"):
         homogeneous_negative_cam_loss(np.zeros((1, 2, 2, 3), "float32"), [0], variant="l1")
+
+
+def test_hnc_in_a_multi_label_mixed_precision_train_step():
+    import keras
+
+    from common.backbones import build_backbone
+    from common.classifier import GuidedClassifier, build_cam_classifier
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), 4,
+                                       multi_label=True)
+        model = GuidedClassifier(network, hnc_weight=0.5, hnc_k=2, hnc_variant="kd")
+        model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
+        x = np.random.rand(8, 16, 16, 3).astype("float32")
+        y = (np.random.rand(8, 4) > 0.5).astype("float32")
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0).history
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert network.get_layer("gap").compute_dtype == "float16"
+    assert all(np.isfinite(history["hnc_loss"])) and history["hnc_loss"][0] > 0
+    assert all(np.isfinite(history["loss"]))

@@ -1,0 +1,105 @@
+"""``python -m agnet.predict --model RUN/model.keras [--out DIR] IMAGE...``:
+computes each image's regions, prints the top-5 classes with probabilities,
+and with --out writes the image with its strongest regions drawn (the region
+importance weights of eq. 3, as in the paper's Fig. 10)."""
+
+import json
+import os
+import sys
+
+from common.cli import Parser, fail
+
+
+def region_weights(model, inputs):
+    """(B, R + 1) region importance weights w of eq. 3 (last: whole image)."""
+    import keras
+    from keras import ops
+    layer = model.get_layer("region_importance")
+    alpha = keras.Model(model.inputs, layer.input)(inputs)
+    return ops.convert_to_numpy(ops.softmax(layer.score(alpha), axis=1)[..., 0])
+
+
+def draw(image, boxes, weights, strongest=3):
+    """uint8 RGB image with the ``strongest`` regions drawn, thicker for more weight."""
+    import cv2
+    import numpy as np
+    canvas = np.ascontiguousarray(image.copy())
+    height, width = canvas.shape[:2]
+    order = np.argsort(-weights[:len(boxes)])[:strongest]
+    colours = [(255, 60, 60), (255, 200, 0), (60, 200, 255)]
+    for rank, r in enumerate(order):
+        y1, x1, y2, x2 = boxes[r]
+        cv2.rectangle(canvas, (int(x1 * (width - 1)), int(y1 * (height - 1))),
+                      (int(x2 * (width - 1)), int(y2 * (height - 1))),
+                      colours[rank % 3], max(1, 3 - rank))
+    return canvas
+
+
+def main(argv=None):
+    parser = Parser(prog="python -m agnet.predict", description=__doc__)
+    parser.add_argument("--model", required=True, help="an AG-Net model.keras")
+    parser.add_argument("--out", default=None, help="folder for images with regions drawn")
+    parser.add_argument("--seed", type=int, default=None, help="GMM seed (default: the "
+                        "run's config.yaml, else 0)")
+    parser.add_argument("images", nargs="+")
+    args = parser.parse_args(argv)
+    folder = os.path.dirname(os.path.abspath(args.model))
+    try:
+        if not os.path.isfile(args.model):
+            raise FileNotFoundError(f"--model: no file '{args.model}'")
+        from common.data import _inspect
+        bad = [f"{p} ({r})" for p in args.images if isinstance(r := _inspect(p), str)]
+        if bad:
+            raise ValueError(f"bad image(s): {'; '.join(bad)}")
+        import keras
+
+        import agnet  # noqa: F401
+        model = keras.saving.load_model(args.model)
+        if not isinstance(model.input, dict) or "regions" not in model.input:
+            raise ValueError(f"--model: '{args.model}' is not an AG-Net model (no 'regions' "
+                             "input)")
+    except (FileNotFoundError, ValueError, OSError) as error:
+        fail(parser.prog, error)
+    classes = None
+    if os.path.isfile(os.path.join(folder, "classes.json")):
+        with open(os.path.join(folder, "classes.json")) as handle:
+            classes = json.load(handle)
+    seed, num_primary = args.seed, None
+    if os.path.isfile(os.path.join(folder, "config.yaml")):
+        from common.runfolder import read_yaml
+        config = read_yaml(os.path.join(folder, "config.yaml"))
+        seed = config.get("seed", 0) if seed is None else seed
+        num_primary = config.get("num_primary")
+    predict(model, args.images, classes, args.out, seed or 0, num_primary)
+
+
+def predict(model, paths, classes=None, out=None, seed=0, num_primary=None):
+    import numpy as np
+
+    from agnet.cache import load_rgb
+    from agnet.regions import num_regions, semantic_regions
+    size = model.input["image"].shape[1]
+    count = model.input["regions"].shape[1]
+    if num_primary is None:  # the k with k + k(k-1)/2 = R
+        num_primary = next(k for k in range(1, 64) if num_regions(k) == count)
+    images = np.stack([load_rgb(p, size) for p in paths])
+    regions = np.stack([semantic_regions(im, num_primary, seed) for im in images])
+    inputs = {"image": images.astype("float32") / 255.0, "regions": regions}
+    probabilities = model.predict(inputs, verbose=0)
+    weights = region_weights(model, inputs) if out else None
+    for i, path in enumerate(paths):
+        top = np.argsort(-probabilities[i])[:5]
+        names = [classes[c] if classes else str(c) for c in top]
+        print(f"{path}: " + ", ".join(f"{n} {probabilities[i, c]:.3f}"
+                                       for n, c in zip(names, top)))
+        if out:
+            from common.plots import save_rgb
+            os.makedirs(out, exist_ok=True)
+            name = os.path.splitext(os.path.basename(path))[0]
+            save_rgb(os.path.join(out, f"{name}_regions.png"),
+                     draw(images[i], regions[i], weights[i]))
+    return probabilities
+
+
+if __name__ == "__main__":
+    sys.exit(main())

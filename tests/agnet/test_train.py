@@ -1,0 +1,34 @@
+"""agnet.train end to end on the demo, and agnet.predict on its model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+
+from agnet.train import AgnetTrainer
+from common.harness import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_demo_run_then_predict(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGNET_REGION_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    main(AgnetTrainer(), ["--output", str(run), "--epochs", "1", "--image-size", "48",
+                          "--num-primary", "3", "--batch-size", "64", "--verbose", "0"])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"top1", "top5", "mAP"} <= set(metrics)
+    assert metrics["top1"] == metrics["accuracy"] and metrics["top5"] >= metrics["top1"]
+    assert "top5" in pd.read_csv(run / "history.csv").columns
+    assert (run / "cams" / "epoch_001.png").is_file()
+    images = list(pd.read_csv(run / "predictions.csv")["path"][:2])
+    done = subprocess.run([sys.executable, "-m", "agnet.predict", "--model",
+                           str(run / "model.keras"), "--out", str(tmp_path / "out"), *images],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.count(",") == 4 for line in lines)  # top-5
+    assert len(list((tmp_path / "out").glob("*_regions.png"))) == 2
