@@ -112,3 +112,12 @@ import keras, distraction
 model = keras.saving.load_model(r"{run / 'model.keras'}")
 assert model.count_params() > 0 and len(model.outputs) == 1
 """)
+
+
+def test_hnc_term_adds_to_occlusion_training():
+    x, y = _batch()
+    model = build_distraction_model(build_backbone("tiny", (SIZE, SIZE, 3)), 3, p=1.0,
+                                    hnc_weight=0.5, hnc_k=1)
+    model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    history = model.fit(tf.data.Dataset.from_tensors((x, y)), epochs=1, verbose=0).history
+    assert history["occluded"] == [1.0] and history["hnc_loss"][0] > 0

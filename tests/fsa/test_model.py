@@ -68,3 +68,14 @@ assert len(m.outputs) == 1
 np.testing.assert_array_equal(m.predict(np.load(r"{tmp_path / 'x.npy'}"), verbose=0),
                               np.load(r"{tmp_path / 'y.npy'}"))
 """)
+
+
+def test_hnc_term_adds_to_the_fsa_loss():
+    model = _fsa(hnc_weight=0.5, hnc_k=1)
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    x = np.random.rand(4, 64, 64, 3).astype("float32")
+    y = np.array([0, 1, 2, 1])
+    logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    ce = keras.losses.sparse_categorical_crossentropy(y, model.network(x)).numpy().mean()
+    assert logs["hnc_loss"] > 0 and logs["fsa_loss"] > 0
+    assert logs["loss"] == pytest.approx(ce + logs["fsa_loss"] + logs["hnc_loss"], rel=1e-4)
