@@ -1,11 +1,11 @@
-"""Regions of every training image, computed once (in parallel over the CPU
-cores, with a progress bar) and cached on disk, keyed by the image content
+"""Regions of every training image, computed once (in parallel threads over
+the CPU cores, with a progress bar) and cached on disk, keyed by the image content
 and the parameters."""
 
 import hashlib
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -40,17 +40,10 @@ def cache_key(path, image_size, num_primary, seed):
     return digest.hexdigest()
 
 
-def _one_thread():
-    """Workers run one BLAS thread each: a small GMM fit is several times
-    slower when the BLAS threads of all workers compete for the cores."""
-    threadpool_limits(1)
-    cv2.setNumThreads(1)
-
-
 def _compute(job):
     path, image_size, num_primary, seed, target = job
     regions = semantic_regions(load_rgb(path, image_size), num_primary, seed)
-    tmp = f"{target}.tmp-{os.getpid()}.npy"
+    tmp = f"{target}.tmp-{os.getpid()}-{threading.get_ident()}.npy"
     np.save(tmp, regions)
     os.replace(tmp, target)
     return regions
@@ -68,9 +61,11 @@ def compute_regions(paths, image_size, num_primary=8, seed=0, cache_dir=None, wo
             if not os.path.isfile(t)]
     if todo:
         workers = workers or os.cpu_count() or 1
-        # spawn, not fork: forking a process that runs TensorFlow can deadlock.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-            list(tqdm(pool.map(_compute, todo, chunksize=16), total=len(todo),
+        # Threads, not processes: OpenCV releases the GIL, forking a process
+        # that runs TensorFlow can deadlock, and spawning re-imports the
+        # user's script. One BLAS thread per worker: the small GMM fits are
+        # several times slower when BLAS threads compete for the cores.
+        with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+            list(tqdm(pool.map(_compute, todo), total=len(todo),
                       desc=f"SIFT + GMM {desc}", disable=None))
     return np.stack([np.load(t) for t in targets]).astype(np.float32)

@@ -46,6 +46,10 @@ def build_agnet(backbone, num_classes, num_primary=8, pool_size=7, self_attentio
         vector = keras.layers.GlobalAveragePooling2D(name="gap")(fused)
     else:
         vector = keras.layers.GlobalMaxPooling2D(name="gmp")(fused)
+    # The inter-region attention sums R + 1 region features, so the fused
+    # vector is an order of magnitude larger than one region's and random
+    # classifier weights start at a cross-entropy near 50 (seen on the demo);
+    # a zero classifier starts from uniform predictions instead.
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
-                                 name="classifier")(vector)
+                                 kernel_initializer="zeros", name="classifier")(vector)
     return keras.Model({"image": image, "regions": regions}, outputs, name=name)

@@ -1,0 +1,111 @@
+"""Box extraction and WSOL metrics against NumPy and hand-made maps."""
+
+import numpy as np
+import pytest
+
+from fam.localize import box_from_map
+from fam.metrics import boxes_at_thresholds, iou_matrix, localization_accuracy, max_box_acc
+
+
+def _gaussian(shape, centre, sigma):
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2 * sigma ** 2))
+
+
+def test_box_from_map_cases():
+    blank = np.zeros((20, 30))
+    assert box_from_map(blank) == (0, 0, 0, 0)
+    one = blank.copy()
+    one[5:9, 10:16] = 0.9
+    assert box_from_map(one) == (10, 5, 15, 8)
+    two = one.copy()
+    two[12:20, 0:30] = 0.7  # larger, touching the left, right and bottom borders
+    assert box_from_map(two) == (0, 12, 29, 19)
+    assert box_from_map(two, threshold=0.8) == (10, 5, 15, 8)
+    assert box_from_map(np.full((4, 4), 0.5)) == (0, 0, 0, 0)  # strictly above
+    small = np.zeros((4, 4))
+    small[1:3, 1:3] = 1.0
+    x0, y0, x1, y1 = box_from_map(small, 0.5, image_size=(40, 40))
+    assert 5 <= x0 <= 12 and 27 <= x1 <= 34 and (x0, x1) == (y0, y1)
+
+
+def test_iou_uses_the_inclusive_pixel_convention():
+    assert iou_matrix([[0, 0, 9, 9]], [[0, 0, 9, 9]])[0, 0] == 1.0
+    # 10x10 and 10x5 boxes sharing 10x5 pixels.
+    assert iou_matrix([[0, 0, 9, 9]], [[0, 0, 9, 4]])[0, 0] == pytest.approx(0.5)
+    assert iou_matrix([[0, 0, 4, 4]], [[5, 5, 9, 9]])[0, 0] == 0.0
+    got = iou_matrix([[0, 0, 9, 9], [2, 2, 5, 5]], [[0, 0, 4, 4], [2, 2, 5, 5], [50, 50, 60, 60]])
+    assert got.shape == (2, 3) and got[1, 1] == 1.0 and got[0, 0] == pytest.approx(25 / 100)
+
+
+def _reference_single_blob_boxes(score_map, thresholds):
+    """Pixel bounding box of uint8(map*255) > int(tau*max), x1 = last + 1
+    clipped (the public code's cv2.boundingRect convention)."""
+    image = (score_map * 255).astype(np.uint8)
+    h, w = image.shape
+    out = []
+    for tau in thresholds:
+        ys, xs = np.nonzero(image > int(tau * image.max()))
+        if len(ys) == 0:
+            out.append([0, 0, 0, 0])
+        else:
+            out.append([xs.min(), ys.min(), min(xs.max() + 1, w - 1), min(ys.max() + 1, h - 1)])
+    return np.array(out)
+
+
+def test_boxes_at_thresholds_match_numpy_for_one_blob():
+    score_map = _gaussian((60, 80), (25, 40), 9.0)
+    thresholds = np.arange(0, 1, 0.05)
+    got = boxes_at_thresholds(score_map, thresholds, multi_contour=False)
+    np.testing.assert_array_equal(np.concatenate(got),
+                                  _reference_single_blob_boxes(score_map, thresholds))
+
+
+def test_max_box_acc_against_numpy_on_gaussian_blobs():
+    rng = np.random.default_rng(0)
+    maps, gts = [], []
+    for _ in range(12):
+        centre = rng.integers(15, 45, 2)
+        sigma = rng.uniform(4, 10)
+        maps.append(_gaussian((60, 60), centre, sigma))
+        r = rng.integers(5, 15)
+        gts.append(np.array([[centre[1] - r, centre[0] - r, centre[1] + r, centre[0] + r]]))
+    thresholds = np.arange(0, 1, 0.1)
+    expected = {}
+    for delta in (30, 50, 70):
+        hits = np.zeros(len(thresholds))
+        for m, g in zip(maps, gts):
+            boxes = _reference_single_blob_boxes(m, thresholds)
+            hits += iou_matrix(boxes, g)[:, 0] >= delta / 100
+        expected[delta] = 100 * hits / len(maps)
+    result = max_box_acc(maps, gts, cam_curve_interval=0.1)
+    for delta in (30, 50, 70):
+        np.testing.assert_allclose(result["box_acc"][delta], expected[delta])
+        assert result["max_box_acc"][delta] == pytest.approx(expected[delta].max())
+    assert result["max_box_acc_v2"] == pytest.approx(np.mean([expected[d].max()
+                                                              for d in (30, 50, 70)]))
+
+
+def test_two_blobs_multi_contour_and_several_gt_boxes():
+    score_map = np.zeros((40, 40))
+    score_map[2:10, 2:10] = 1.0     # blob A, the peak
+    score_map[20:36, 20:36] = 0.6   # blob B, larger, weaker
+    gt_b = np.array([[20, 20, 36, 36]])  # B's box in the code's x+w convention
+    single = max_box_acc([score_map], [gt_b], (50,), 0.1, multi_contour=False)
+    multi = max_box_acc([score_map], [gt_b], (50,), 0.1, multi_contour=True)
+    # Below tau 0.6 both blobs pass: the largest contour is B (right); from
+    # 0.6 on only A passes (wrong). With every contour, B also counts there.
+    assert single["box_acc"][50] == [100.0] * 6 + [0.0] * 4
+    assert multi["box_acc"][50] == single["box_acc"][50]
+    both = np.array([[0, 0, 5, 5], [2, 2, 10, 10]])  # A's box among several GT boxes
+    assert max_box_acc([score_map], [both], (50,), 0.1)["box_acc"][50][-1] == 100.0
+    empty = max_box_acc([np.zeros((40, 40))], [gt_b], (50,), 0.5)
+    assert empty["max_box_acc"][50] == 0.0
+
+
+def test_localization_accuracy():
+    preds = [(0, 0, 9, 9), (0, 0, 9, 9), (50, 50, 60, 60), (0, 0, 0, 0)]
+    gts = [np.array([[0, 0, 9, 9]]), np.array([[0, 0, 9, 4], [0, 0, 8, 9]]),
+           np.array([[0, 0, 9, 9]]), np.array([[0, 0, 9, 9]])]
+    result = localization_accuracy(preds, gts, [1, 2, 3, 4], [1, 0, 3, 4])
+    assert result == {"gt_known_loc": 50.0, "top1_loc": 25.0, "top1_cls": 75.0}

@@ -1,0 +1,73 @@
+"""FAM losses against NumPy, the model's maps and losses, trainer end to end."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from common.backbones import build_backbone
+from common.harness import main
+from fam.losses import diversity_loss, sparsity_loss
+from fam.model import FamModel, build_fam, maps_model
+from fam.train import FamTrainer
+
+
+def test_sparsity_and_diversity_match_numpy():
+    rng = np.random.default_rng(0)
+    m = rng.uniform(0, 1, (3, 4, 5, 1)).astype("float32")
+    assert float(sparsity_loss(m)) == pytest.approx(np.abs(m).mean(), rel=1e-6)
+    p = rng.normal(size=(3, 4, 6)).astype("float32")
+    unit = p / np.linalg.norm(p, axis=-1, keepdims=True)
+    expected = np.mean([np.mean([unit[b, k] @ unit[b, l] for k in range(4)
+                                 for l in range(k + 1, 4)]) for b in range(3)])
+    assert float(diversity_loss(p)) == pytest.approx(expected, rel=1e-5)
+    same = np.repeat(p[:, :1], 4, axis=1)
+    assert float(diversity_loss(same)) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_train_step_adds_both_losses_from_the_maps():
+    model = build_fam(build_backbone("tiny", (32, 32, 3)), 3, lambda_spa=0.5, lambda_div=0.2)
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    x = np.random.rand(4, 32, 32, 3).astype("float32")
+    y = np.array([0, 1, 2, 0])
+    logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    net = model.network
+    maps = maps_model(net)(x)
+    assert maps["foreground"].shape == (4, 8, 8, 1) and maps["parts"].shape == (4, 8, 8, 5)
+    part_features = keras.Model(net.input, net.get_layer("part_features").output)(x)
+    assert logs["spa_loss"] == pytest.approx(0.5 * float(np.abs(maps["foreground"]).mean()),
+                                             rel=1e-5)
+    assert logs["div_loss"] == pytest.approx(0.2 * float(diversity_loss(part_features)),
+                                             rel=1e-5)
+    ce = keras.losses.sparse_categorical_crossentropy(y, net(x)).numpy().mean()
+    assert logs["loss"] == pytest.approx(ce + logs["spa_loss"] + logs["div_loss"], rel=1e-5)
+    clone = FamModel.from_config(model.get_config())
+    assert (clone.lambda_spa, clone.lambda_div) == (0.5, 0.2)
+
+
+def test_ablations_and_reload(tmp_path, run_python):
+    model = build_fam(build_backbone("tiny", (32, 32, 3)), 3, memory=False, importance=False)
+    assert isinstance(model.network.get_layer("foreground"), keras.layers.Conv2D)
+    model.network.save(tmp_path / "fam.keras")
+    x = np.random.rand(2, 32, 32, 3).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "p.npy", model.network.predict(x, verbose=0))
+    run_python(f"""
+import numpy as np, keras, fam
+from fam.model import maps_model
+m = keras.saving.load_model(r"{tmp_path / 'fam.keras'}")
+x = np.load(r"{tmp_path / 'x.npy'}")
+np.testing.assert_array_equal(m.predict(x, verbose=0), np.load(r"{tmp_path / 'p.npy'}"))
+assert maps_model(m)(x)["foreground"].shape == (2, 8, 8, 1)
+""")
+
+
+def test_trainer_writes_localization_metrics(tmp_path):
+    run = tmp_path / "run"
+    main(FamTrainer(), ["--output", str(run), "--epochs", "1", "--image-size", "32",
+                        "--batch-size", "64", "--verbose", "0"])
+    loc = json.loads((run / "metrics.json").read_text())["localization"]
+    assert {"gt_known_loc", "top1_loc", "top1_cls", "max_box_acc_v2"} <= set(loc)
+    assert 0 <= loc["top1_loc"] <= loc["gt_known_loc"] <= 100
+    assert "spa_loss" in (run / "history.csv").read_text().splitlines()[0]
