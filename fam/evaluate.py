@@ -1,0 +1,86 @@
+"""``python -m fam.evaluate --model RUN/model.keras --data TEST --out DIR``:
+Top-1 Cls, GT-known Loc, Top-1 Loc (map threshold 0.5) and MaxBoxAccV2 into
+``DIR/metrics.json``, and pictures of the foreground map with the predicted
+(yellow) and ground-truth (green) boxes, as in FAM's Fig. 4.
+
+--data is a CSV with box columns x0,y0,x1,y1, or a WSOL metadata folder
+(image_ids.txt, class_labels.txt, localization.txt) with --image-root.
+A plain classifier saved by the toolkit is evaluated with its CAMs.
+"""
+
+import json
+import os
+import sys
+
+from common.cli import Parser, fail
+
+
+def main(argv=None):
+    parser = Parser(prog="python -m fam.evaluate", description=__doc__)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", required=True, help="CSV with boxes, or a metadata folder")
+    parser.add_argument("--image-root", default=None, help="images of a metadata folder")
+    parser.add_argument("--out", required=True, help="folder for metrics.json and pictures")
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--pictures", type=int, default=16, help="images to draw")
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args(argv)
+    try:
+        from common import data as datalib
+        if not os.path.isfile(args.model):
+            raise FileNotFoundError(f"--model: no file '{args.model}'")
+        classes_path = os.path.join(os.path.dirname(os.path.abspath(args.model)),
+                                    "classes.json")
+        if not os.path.isfile(classes_path):
+            raise FileNotFoundError(f"--model: no classes.json beside '{args.model}'")
+        with open(classes_path) as handle:
+            classes = json.load(handle)
+        if os.path.isfile(os.path.join(args.data, "image_ids.txt")):
+            table, _ = datalib.read_wsol_metadata(args.data, args.image_root or args.data)
+        else:
+            table, _ = datalib.read_table(args.data)
+        table = datalib.validate(table, classes, what="evaluation")
+        if not table["boxes"].map(len).gt(0).all():
+            raise datalib.DataError(f"--data: every image needs at least one box; "
+                                    f"'{args.data}' has images without")
+        import keras
+
+        import fam  # noqa: F401
+        model = keras.saving.load_model(args.model)
+    except (FileNotFoundError, ValueError, OSError) as error:
+        fail(parser.prog, error)
+    evaluate(model, table, classes, args.out, args.threshold, args.pictures, args.batch_size)
+
+
+def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=32):
+    import cv2
+    import numpy as np
+
+    from common.data import make_dataset
+    from common.plots import overlay, save_rgb
+    from common.runfolder import write_json
+    from fam.evaluation import evaluate_localization
+    size = model.inputs[0].shape[1]
+    probabilities = model.predict(make_dataset(table, classes, size, batch_size), verbose=0)
+    names = {layer.name for layer in model.layers}
+    kind = "fam" if "foreground" in names else "cam"
+    result, maps, boxes, gts = evaluate_localization(model, table, classes, size,
+                                                     probabilities, kind, threshold)
+    os.makedirs(out, exist_ok=True)
+    write_json(os.path.join(out, "metrics.json"), result)
+    from common.data import decode_image
+    for i in range(min(pictures, len(table))):
+        image = decode_image(table["path"].iloc[i], (size, size)).numpy()
+        canvas = np.ascontiguousarray(overlay(image, maps[i]))
+        for x0, y0, x1, y1 in gts[i]:
+            cv2.rectangle(canvas, (int(x0), int(y0)), (int(x1), int(y1)), (0, 255, 0), 1)
+        x0, y0, x1, y1 = boxes[i]
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), (255, 255, 0), 1)
+        name = os.path.splitext(os.path.basename(table["path"].iloc[i]))[0]
+        save_rgb(os.path.join(out, f"{i:03d}_{name}.png"), canvas)
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
