@@ -90,6 +90,10 @@ class Trainer:
     def callbacks(self, args, run, data):
         return []
 
+    def class_weight(self, args, data):
+        """Dict class index -> loss weight for fit(), or None."""
+        return None
+
     def cam_layer(self, args):
         """Layer whose Grad-CAM the per-epoch snapshots show (None: the last
         4-D layer)."""
@@ -240,7 +244,8 @@ def fit_and_evaluate(trainer, args, data, model, augment):
         EpochBackup(backup),
     ]
     model.fit(dataset(data.train, training=True), validation_data=dataset(data.val),
-              epochs=args.epochs, initial_epoch=done, callbacks=callbacks, verbose=args.verbose, shuffle=False)
+              epochs=args.epochs, initial_epoch=done, callbacks=callbacks, verbose=args.verbose,
+              shuffle=False, class_weight=trainer.class_weight(args, data))
 
     network = trainer.export(model)
     runfolder.save_model(network, os.path.join(run, "model.keras"))

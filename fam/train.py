@@ -26,10 +26,11 @@ FLAGS = {
     "no_importance": ("switch", "ablation: average the parts instead of weighting them",
                       None),
     "baseline": ("switch", "train the plain CAM classifier instead (same budget)", None),
+    "class_balanced": ("switch", "weight the cross-entropy by inverse class frequency", None),
     **cli.HNC_FLAGS,
 }
 METHOD_DEFAULTS = {"num_templates": 3, "num_parts": 5, "lambda_spa": 0.04, "lambda_div": 0.01,
-                   "no_memory": False, "no_importance": False, "baseline": False,
+                   "no_memory": False, "no_importance": False, "baseline": False, "class_balanced": False,
                    **cli.HNC_DEFAULTS}
 
 
@@ -56,6 +57,14 @@ class FamTrainer(Trainer):
         return FamModel(network, lambda_spa=args.lambda_spa, lambda_div=args.lambda_div,
                         hnc_weight=args.hnc_weight or 0.0, hnc_k=args.hnc_k,
                         hnc_variant=args.hnc_variant or "mse")
+
+    def class_weight(self, args, data):
+        if not args.class_balanced:
+            return None
+        counts = data.train["labels"].map(lambda labels: labels[0]).value_counts()
+        total, classes = counts.sum(), len(data.classes)
+        return {i: float(total / (classes * counts[name]))
+                for i, name in enumerate(data.classes)}
 
     def cam_layer(self, args):
         return None if args.baseline else "parts"

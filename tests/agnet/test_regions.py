@@ -118,3 +118,12 @@ def test_augmented_boxes_follow_regions_recomputed_from_the_augmented_image():
     moved_c, new_c = centre(moved.numpy()[0]), centre(recomputed)
     distance = min(np.abs(moved_c - new_c).max(), np.abs(moved_c - new_c[::-1]).max())
     assert distance < 0.08, (moved.numpy()[0], recomputed)
+
+
+def test_on_the_fly_regions_are_recomputed_on_the_augmented_image():
+    from agnet.train import OnTheFlyRegions
+    image = _blobs()[None].astype("float32") / 255.0
+    augment = OnTheFlyRegions(num_primary=2, seed=0, rotation=10.0)
+    out = augment({"image": tf.constant(image), "regions": tf.zeros((1, 3, 4))})
+    expected = semantic_regions(out["image"].numpy()[0], num_primary=2)
+    np.testing.assert_array_equal(out["regions"].numpy()[0], expected)

@@ -71,3 +71,28 @@ def test_trainer_writes_localization_metrics(tmp_path):
     assert {"gt_known_loc", "top1_loc", "top1_cls", "max_box_acc_v2"} <= set(loc)
     assert 0 <= loc["top1_loc"] <= loc["gt_known_loc"] <= 100
     assert "spa_loss" in (run / "history.csv").read_text().splitlines()[0]
+
+
+def test_class_balanced_weights_are_inverse_frequencies():
+    from types import SimpleNamespace
+
+    import pandas as pd
+    train = pd.DataFrame({"labels": [("a",)] * 6 + [("b",)] * 2})
+    data = SimpleNamespace(train=train, classes=["a", "b"])
+    weights = FamTrainer().class_weight(SimpleNamespace(class_balanced=True), data)
+    assert weights == pytest.approx({0: 8 / (2 * 6), 1: 8 / (2 * 2)})
+    assert FamTrainer().class_weight(SimpleNamespace(class_balanced=False), data) is None
+
+
+def test_class_weights_reach_the_custom_train_step():
+    import tensorflow as tf
+    model = build_fam(build_backbone("tiny", (16, 16, 3)), 2, lambda_spa=0.0, lambda_div=0.0)
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    x = np.random.rand(4, 16, 16, 3).astype("float32")
+    y = np.array([0, 0, 1, 1])
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    plain = model.fit(data, epochs=1, verbose=0).history["loss"][0]
+    weighted = model.fit(data, epochs=1, verbose=0, class_weight={0: 3.0, 1: 1.0})
+    ce = keras.losses.sparse_categorical_crossentropy(y, model.network(x, training=True)).numpy()
+    assert plain == pytest.approx(ce.mean(), rel=1e-4)
+    assert weighted.history["loss"][0] == pytest.approx((ce * [3, 3, 1, 1]).mean(), rel=1e-4)
