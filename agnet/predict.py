@@ -3,7 +3,6 @@ computes each image's regions, prints the top-5 classes with probabilities,
 and with --out writes the image with its strongest regions drawn (the region
 importance weights of eq. 3, as in the paper's Fig. 10)."""
 
-import json
 import os
 import sys
 
@@ -45,8 +44,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     folder = os.path.dirname(os.path.abspath(args.model))
     try:
-        if not os.path.isfile(args.model):
-            raise FileNotFoundError(f"--model: no file '{args.model}'")
+        from common.runfolder import model_classes
+        classes = model_classes(args.model)
         from common.data import _inspect
         bad = [f"{p} ({r})" for p in args.images if isinstance(r := _inspect(p), str)]
         if bad:
@@ -60,10 +59,6 @@ def main(argv=None):
                              "input)")
     except (FileNotFoundError, ValueError, OSError) as error:
         fail(parser.prog, error)
-    classes = None
-    if os.path.isfile(os.path.join(folder, "classes.json")):
-        with open(os.path.join(folder, "classes.json")) as handle:
-            classes = json.load(handle)
     seed, num_primary = args.seed, None
     if os.path.isfile(os.path.join(folder, "config.yaml")):
         from common.runfolder import read_yaml

@@ -13,7 +13,6 @@ import importlib.util
 import os
 
 import keras
-import numpy as np
 
 from common.torch_pickle import load_legacy
 

@@ -2,9 +2,7 @@
 Grad-CAM overlays (jet over the image) of the predicted class, or of
 ``--class NAME``, for a single-input classifier the toolkit saved."""
 
-import argparse
 import importlib
-import json
 import os
 import sys
 
@@ -16,9 +14,7 @@ def _load(model_path):
     layers (named in the run folder's config.yaml)."""
     import keras
 
-    import common.augment  # noqa: F401  (registers the common layers)
-    import common.backbones  # noqa: F401
-    import common.classifier  # noqa: F401
+    import common  # noqa: F401  (registers the common layers)
     from common.runfolder import read_yaml
     config = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.yaml")
     if os.path.isfile(config):
@@ -40,17 +36,11 @@ def main(argv=None):
     parser.add_argument("images", nargs="+", help="image files")
     args = parser.parse_args(argv)
     try:
-        if not os.path.isfile(args.model):
-            raise FileNotFoundError(f"--model: no file '{args.model}'")
-        classes_path = os.path.join(os.path.dirname(os.path.abspath(args.model)),
-                                    "classes.json")
-        classes = None
-        if os.path.isfile(classes_path):
-            with open(classes_path) as handle:
-                classes = json.load(handle)
+        from common.runfolder import model_classes
+        classes = model_classes(args.model)
         if args.class_name is not None and (classes is None or args.class_name not in classes):
             raise ValueError(f"--class: '{args.class_name}' is not one of the model's classes "
-                             f"{classes} (from {classes_path})")
+                             f"{classes} (from the classes.json beside the model)")
         from common.data import _inspect
         bad = [f"{p} ({r})" for p in args.images if isinstance(r := _inspect(p), str)]
         if bad:

@@ -77,3 +77,17 @@ def trim_history(path, epochs_done):
     kept = history[history["epoch"] < epochs_done]
     if len(kept) != len(history):
         atomic_write(path, lambda tmp: kept.to_csv(tmp, index=False))
+
+
+def model_classes(model_path, required=False):
+    """Class names from the classes.json beside a saved model (None if there
+    is none and not ``required``); checks that the model file exists."""
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(f"--model: no file '{model_path}'")
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "classes.json")
+    if not os.path.isfile(path):
+        if required:
+            raise FileNotFoundError(f"--model: no classes.json beside '{model_path}'")
+        return None
+    with open(path) as handle:
+        return json.load(handle)

@@ -27,14 +27,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         from common import data as datalib
-        if not os.path.isfile(args.model):
-            raise FileNotFoundError(f"--model: no file '{args.model}'")
-        classes_path = os.path.join(os.path.dirname(os.path.abspath(args.model)),
-                                    "classes.json")
-        if not os.path.isfile(classes_path):
-            raise FileNotFoundError(f"--model: no classes.json beside '{args.model}'")
-        with open(classes_path) as handle:
-            classes = json.load(handle)
+        from common.runfolder import model_classes
+        classes = model_classes(args.model, required=True)
         if os.path.isfile(os.path.join(args.data, "image_ids.txt")):
             table, _ = datalib.read_wsol_metadata(args.data, args.image_root or args.data)
         else:

@@ -10,8 +10,6 @@ MaxBoxAccV2. --baseline trains the plain CAM classifier with the same budget
 and evaluates the true class's CAM as its map.
 """
 
-import keras
-
 from common import cli
 from common.harness import Trainer, main
 from fam.evaluation import evaluate_localization

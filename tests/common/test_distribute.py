@@ -1,7 +1,6 @@
 """tf.distribute: one custom train step under MirroredStrategy (two logical
 CPUs) equals the default strategy on the same global batch."""
 
-import os
 
 import keras
 import numpy as np

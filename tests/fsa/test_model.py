@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from fsa.losses import fsa_loss
 from fsa.masks import masks_to_grid
