@@ -46,10 +46,8 @@ def main(argv=None):
     try:
         from common.runfolder import model_classes
         classes = model_classes(args.model)
-        from common.data import _inspect
-        bad = [f"{p} ({r})" for p in args.images if isinstance(r := _inspect(p), str)]
-        if bad:
-            raise ValueError(f"bad image(s): {'; '.join(bad)}")
+        from common.data import check_images
+        check_images(args.images)
         import keras
 
         import agnet  # noqa: F401

@@ -21,6 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from bench.gradcam import per_image_loop  # noqa: E402
 from common.backbones import build_backbone  # noqa: E402
 from distraction.model import build_distraction_model  # noqa: E402
 
@@ -43,22 +44,9 @@ def step_time(model, data, steps, warmup=2):
 
 
 def reference_loop(model, images, labels, threshold):
-    """Per image: one tape, NumPy normalisation and masking (the paper's code)."""
-    out = []
-    for image, label in zip(images, labels):
-        with tf.GradientTape() as tape:
-            feature, head = model.gradcam.tapped(image[None], training=False)
-            tape.watch(feature)
-            score = model.gradcam.scores(head)[0, label]
-        grads = tape.gradient(score, feature)[0].numpy()
-        heat = np.maximum((feature[0].numpy() * grads.mean(axis=(0, 1))).sum(-1), 0)
-        heat = tf.image.resize(heat[..., None], image.shape[:2]).numpy()[..., 0]
-        span = heat.max() - heat.min()
-        heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
-        occluded = image.copy()
-        occluded[heat > threshold] = 0.0
-        out.append(occluded)
-    return np.stack(out)
+    """Per image: the reference Grad-CAM loop, then NumPy masking (the paper's code)."""
+    heatmaps = per_image_loop(model.gradcam, images, labels)
+    return np.where(heatmaps[..., None] > threshold, 0.0, images)
 
 
 def main():

@@ -145,6 +145,14 @@ def _inspect(path):
     return image.shape[:2]
 
 
+def check_images(paths):
+    """Raises one DataError naming every path that is not a readable image
+    (for commands that take image files on the command line)."""
+    bad = [f"{path} ({reason})" for path in paths if isinstance(reason := _inspect(path), str)]
+    if bad:
+        raise DataError(f"bad image(s): {'; '.join(bad)}")
+
+
 def validate(table, class_names, skip_bad=False, what="data"):
     """Checks every image before training: missing, unreadable or corrupt
     files, labels outside ``class_names``, boxes outside the image, classes

@@ -41,10 +41,8 @@ def main(argv=None):
         if args.class_name is not None and (classes is None or args.class_name not in classes):
             raise ValueError(f"--class: '{args.class_name}' is not one of the model's classes "
                              f"{classes} (from the classes.json beside the model)")
-        from common.data import _inspect
-        bad = [f"{p} ({r})" for p in args.images if isinstance(r := _inspect(p), str)]
-        if bad:
-            raise ValueError(f"bad image(s): {'; '.join(bad)}")
+        from common.data import check_images
+        check_images(args.images)
         model = _load(args.model)
         if len(model.inputs) != 1:
             raise ValueError(f"--model: '{args.model}' takes {len(model.inputs)} inputs; "
