@@ -6,9 +6,12 @@ path.
 
 - ``digits``: the 1,797 handwritten digits, upscaled.
 - ``fashion``: a class-balanced subset of Fashion-MNIST.
-- ``where``: FSA's problem in miniature: the class is WHERE a digit lies on a
-  cluttered canvas, not which digit it is; ships ``masks.npz`` and
-  ``masks.json`` (per-class Gaussian priors; "bottom" has two, "absent" none).
+- ``where``: FSA's problem in miniature: the class is WHERE a faint digit
+  lies on a cluttered canvas, not which digit it is; a corner square whose
+  shade gives the class away in the training split only (random in val and
+  test) plays the background a classifier overfits to. Ships ``masks.npz``
+  and ``masks.json`` (per-class Gaussian priors; "bottom" has two, "absent"
+  none).
 - ``wsol``: a digit at a random position and scale on a cluttered canvas, its
   box in the CSV, for weakly supervised localisation.
 """
@@ -30,6 +33,7 @@ FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", 
                    "sneaker", "bag", "ankle-boot"]
 DEMOS = ("digits", "fashion", "where", "wsol")
 DEFAULT_SIZES = {"digits": 32, "fashion": 32, "where": 64, "wsol": 64}
+DEMO_VERSIONS = {"where": 2}  # bumped when a demo changes, so old caches are not reused
 
 # "where": class -> object centres as fractions (y, x) of the canvas.
 WHERE_CLASSES = {
@@ -39,6 +43,8 @@ WHERE_CLASSES = {
     "top_left": [(0.25, 0.25)],
     "top_right": [(0.25, 0.75)],
 }
+WHERE_CONTRAST = 0.6  # the digit's peak brightness relative to white
+WHERE_DECOY_SHADES = np.linspace(80, 240, len(WHERE_CLASSES))  # corner square, per class
 
 
 def default_root():
@@ -133,23 +139,33 @@ def _make_fashion(size, seed, rng, per_class=300):
 
 
 def _make_where(size, seed, rng, per_class=200):
+    """The class is where a faint digit lies. Like the FSA paper's unseen
+    drivers, val and test differ from train in the background: every image
+    has a grey square in a random corner, whose shade names the class in the
+    training split only (a shortcut a classifier can overfit to) and is
+    random in val and test. The digit is drawn at 60 % contrast, so the
+    shortcut is the easier cue."""
     digits, _, _ = _digits()
-    obj_size = size // 4
+    obj_size, patch = size // 4, max(2, size // 6)
     names = sorted(WHERE_CLASSES)
-    images, labels = [], []
-    for name in names:
+    labels = np.repeat(names, per_class)
+    splits = _splits(labels, seed)
+    images = []
+    for name, split in zip(labels, splits):
+        canvas = _clutter(rng, size)
         centres = WHERE_CLASSES[name]
-        for _ in range(per_class):
-            canvas = _clutter(rng, size)
-            if centres:
-                cy, cx = centres[rng.integers(len(centres))]
-                obj = cv2.resize(digits[rng.integers(len(digits))], (obj_size, obj_size))
-                jitter = rng.integers(-size // 16, size // 16 + 1, 2)
-                top = int(np.clip(cy * size - obj_size / 2 + jitter[0], 0, size - obj_size))
-                left = int(np.clip(cx * size - obj_size / 2 + jitter[1], 0, size - obj_size))
-                _paste(canvas, obj.astype(np.float32), top, left)
-            images.append(np.clip(canvas, 0, 255).astype(np.uint8))
-            labels.append(name)
+        if centres:
+            cy, cx = centres[rng.integers(len(centres))]
+            obj = cv2.resize(digits[rng.integers(len(digits))], (obj_size, obj_size))
+            jitter = rng.integers(-size // 16, size // 16 + 1, 2)
+            top = int(np.clip(cy * size - obj_size / 2 + jitter[0], 0, size - obj_size))
+            left = int(np.clip(cx * size - obj_size / 2 + jitter[1], 0, size - obj_size))
+            _paste(canvas, WHERE_CONTRAST * obj.astype(np.float32), top, left)
+        shade = names.index(name) if split == "train" else rng.integers(len(names))
+        corner = rng.integers(4)
+        y0, x0 = (size - patch) * (corner // 2), (size - patch) * (corner % 2)
+        canvas[y0:y0 + patch, x0:x0 + patch] = WHERE_DECOY_SHADES[shade]
+        images.append(np.clip(canvas, 0, 255).astype(np.uint8))
     sigma = obj_size / 2.0
     spec = {"image_size": [size, size],
             "classes": {n: {"centers": [[cy * size, cx * size] for cy, cx in WHERE_CLASSES[n]],
@@ -163,7 +179,7 @@ def _make_where(size, seed, rng, per_class=200):
         counts[i] = len(WHERE_CLASSES[name])
     extra = {"masks.json": spec, "masks.npz": {"masks": masks, "counts": counts,
                                                "classes": np.array(names)}}
-    return images, labels, _splits(np.array(labels), seed), None, extra
+    return images, [str(name) for name in labels], splits, None, extra
 
 
 def _make_wsol(size, seed, rng):
@@ -186,14 +202,16 @@ _BUILDERS = {"digits": _make_digits, "fashion": _make_fashion, "where": _make_wh
 def demo_csv(name, image_size=None, seed=0, root=None):
     """Path of the CSV of demo ``name``, building it on first use.
 
-    The folder is keyed by name, size and seed and written under a temporary
-    name then renamed, so an interrupted build never leaves half a demo.
+    The folder is keyed by name, version, size and seed and written under a
+    temporary name then renamed, so an interrupted build never leaves half a
+    demo.
     """
     if name not in _BUILDERS:
         raise ValueError(f"--data demo:{name}: unknown demo; expected one of {DEMOS}")
     size = int(image_size or DEFAULT_SIZES[name])
     root = root or default_root()
-    folder = os.path.join(root, f"{name}-{size}px-seed{seed}")
+    version = f"-v{DEMO_VERSIONS[name]}" if name in DEMO_VERSIONS else ""
+    folder = os.path.join(root, f"{name}{version}-{size}px-seed{seed}")
     csv_path = os.path.join(folder, "data.csv")
     if os.path.isfile(csv_path):
         return csv_path

@@ -40,6 +40,32 @@ def test_where_demo_classes_and_masks(tmp_path):
     assert top_left.max() == pytest.approx(1.0) and y < 32 and x < 32
 
 
+def _decoy_shade(path, patch):
+    """Index of the shade of the uniform corner square (the decoy)."""
+    import cv2
+    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    size = image.shape[0]
+    for y0 in (0, size - patch):
+        for x0 in (0, size - patch):
+            square = image[y0:y0 + patch, x0:x0 + patch]
+            if square.min() == square.max():
+                return int(np.argmin(np.abs(demo.WHERE_DECOY_SHADES - square[0, 0])))
+    raise AssertionError(f"{path}: no uniform corner square")
+
+
+def test_where_decoy_gives_the_class_away_in_train_only(tmp_path):
+    csv = demo.demo_csv("where", root=str(tmp_path))
+    table, classes = read_table(csv)
+    table["shade"] = [_decoy_shade(path, 64 // 6) for path in table["path"]]
+    truth = table["labels"].map(lambda labels: classes.index(labels[0]))
+    table["agrees"] = table["shade"] == truth
+    assert table.loc[table["split"] == "train", "agrees"].all()
+    for split in ("val", "test"):
+        held_out = table[table["split"] == split]
+        assert held_out["shade"].nunique() == len(classes)
+        assert held_out["agrees"].mean() < 0.4  # chance: 1 in 5
+
+
 def test_wsol_boxes_enclose_the_object(tmp_path):
     csv = demo.demo_csv("wsol", root=str(tmp_path))
     table, _ = read_table(csv)
