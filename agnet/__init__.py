@@ -1,5 +1,2 @@
-"""Attend and Guide Network. Importing the package registers its layers for
-``keras.saving.load_model``."""
-
-import common  # noqa: F401
-from agnet import layers  # noqa: F401
+"""Attend and Guide Network (Bera et al., IEEE TIP 2021): SIFT + GMM regions,
+self-attention, per-region SE-residual blocks, inter-region attention."""

@@ -9,8 +9,11 @@ runs once per image, not once per epoch.
 
 import math
 
+import numpy as np
 import tensorflow as tf
 from keras import ops
+
+from agnet.regions import semantic_regions
 
 
 def _matrices(batch, rotation, scale, translation, flip, seed):
@@ -78,3 +81,21 @@ class RegionAugmentation:
                              self.translation, self.flip, self.seed)
         warped, boxes = warp(images, tf.cast(inputs["regions"], tf.float32), a, shift)
         return {**inputs, "image": warped, "regions": boxes}
+
+
+class OnTheFlyRegions(RegionAugmentation):
+    """Augments the image, then recomputes its regions with SIFT + GMM."""
+
+    def __init__(self, num_primary, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_primary, self.region_seed = num_primary, seed
+
+    def _regions(self, images):
+        return np.stack([semantic_regions(image, self.num_primary, self.region_seed)
+                         for image in images]).astype(np.float32)
+
+    def __call__(self, inputs, training=True):
+        inputs = super().__call__(inputs, training)
+        regions = tf.numpy_function(self._regions, [inputs["image"]], tf.float32)
+        regions.set_shape(inputs["regions"].shape)
+        return {**inputs, "regions": regions}

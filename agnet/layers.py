@@ -5,10 +5,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-PACKAGE = "agnet"
 
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="agnet")
 class RegionPooling(keras.layers.Layer):
     """Bilinearly pools each region, plus the whole image, from a feature map.
 
@@ -43,7 +41,7 @@ class RegionPooling(keras.layers.Layer):
         return {**super().get_config(), "pool_size": self.pool_size}
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="agnet")
 class RegionSEResidual(keras.layers.Layer):
     """A separate SE-residual block for each region ("the respective
     SE-Residual block"), computed for all regions at once: region r of
@@ -79,7 +77,7 @@ class RegionSEResidual(keras.layers.Layer):
         return {**super().get_config(), "reduction": self.reduction}
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="agnet")
 class InterRegionAttention(keras.layers.Layer):
     """AG-Net eq. 2 on flattened region features f (B, R, D):
     ``u_rr' = tanh(W_u f_r + W_u' f_r' + b_u)``, ``m_rr' = sigmoid(W_m u_rr' + b_m)``,
@@ -111,7 +109,7 @@ class InterRegionAttention(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="agnet")
 class RegionImportance(keras.layers.Layer):
     """AG-Net eq. 3: ``w = softmax_r(W_alpha alpha_r + b_alpha)``,
     ``f_hat = sum_r w_r alpha_r``. (B, R, D) -> (B, D)."""

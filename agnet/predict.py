@@ -4,9 +4,9 @@ and with --out writes the image with its strongest regions drawn (the region
 importance weights of eq. 3, as in the paper's Fig. 10)."""
 
 import os
-import sys
 
-from common.cli import Parser, fail
+from common.io import read_yaml
+from common.training.model_command import ModelCommand
 
 
 def region_weights(model, inputs):
@@ -34,36 +34,29 @@ def draw(image, boxes, weights, strongest=3):
     return canvas
 
 
-def main(argv=None):
-    parser = Parser(prog="python -m agnet.predict", description=__doc__)
-    parser.add_argument("--model", required=True, help="an AG-Net model.keras")
-    parser.add_argument("--out", default=None, help="folder for images with regions drawn")
-    parser.add_argument("--seed", type=int, default=None, help="GMM seed (default: the "
-                        "run's config.yaml, else 0)")
-    parser.add_argument("images", nargs="+")
-    args = parser.parse_args(argv)
-    folder = os.path.dirname(os.path.abspath(args.model))
-    try:
-        from common.runfolder import model_classes
-        classes = model_classes(args.model)
-        from common.data import check_images
-        check_images(args.images)
-        import keras
+class Predict(ModelCommand):
+    prog = "python -m agnet.predict"
+    description = __doc__
 
-        import agnet  # noqa: F401
-        model = keras.saving.load_model(args.model)
+    def add_arguments(self, parser):
+        parser.add_argument("--out", default=None,
+                            help="folder for images with regions drawn")
+        parser.add_argument("--seed", type=int, default=None,
+                            help="GMM seed (default: the run's config.yaml, else 0)")
+
+    def check_model(self, args, model):
         if not isinstance(model.input, dict) or "regions" not in model.input:
             raise ValueError(f"--model: '{args.model}' is not an AG-Net model (no 'regions' "
                              "input)")
-    except (FileNotFoundError, ValueError, OSError) as error:
-        fail(parser.prog, error)
-    seed, num_primary = args.seed, None
-    if os.path.isfile(os.path.join(folder, "config.yaml")):
-        from common.runfolder import read_yaml
-        config = read_yaml(os.path.join(folder, "config.yaml"))
-        seed = config.get("seed", 0) if seed is None else seed
-        num_primary = config.get("num_primary")
-    predict(model, args.images, classes, args.out, seed or 0, num_primary)
+
+    def run(self, args, model, classes):
+        seed, num_primary = args.seed, None
+        config = os.path.join(os.path.dirname(os.path.abspath(args.model)), "config.yaml")
+        if os.path.isfile(config):
+            saved = read_yaml(config)
+            seed = saved.get("seed", 0) if seed is None else seed
+            num_primary = saved.get("num_primary")
+        return predict(model, args.images, classes, args.out, seed or 0, num_primary)
 
 
 def predict(model, paths, classes=None, out=None, seed=0, num_primary=None):
@@ -86,7 +79,7 @@ def predict(model, paths, classes=None, out=None, seed=0, num_primary=None):
         print(f"{path}: " + ", ".join(f"{n} {probabilities[i, c]:.3f}"
                                        for n, c in zip(names, top)))
         if out:
-            from common.plots import save_rgb
+            from common.training.plots import save_rgb
             os.makedirs(out, exist_ok=True)
             name = os.path.splitext(os.path.basename(path))[0]
             save_rgb(os.path.join(out, f"{name}_regions.png"),
@@ -94,5 +87,9 @@ def predict(model, paths, classes=None, out=None, seed=0, num_primary=None):
     return probabilities
 
 
+def main(argv=None):
+    return Predict().main(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

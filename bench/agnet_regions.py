@@ -26,7 +26,7 @@ from agnet.model import build_agnet  # noqa: E402
 from bench.distraction import step_time  # noqa: E402
 from common.backbones import build_backbone  # noqa: E402
 from common.data import make_dataset, read_table, split_table  # noqa: E402
-from common.demo import demo_csv  # noqa: E402
+from common.data.demo import demo_csv  # noqa: E402
 
 
 def main():

@@ -25,7 +25,7 @@ import fsa  # noqa: E402, F401
 from bench.distraction import step_time  # noqa: E402
 from fsa.masks import gaussian_mask  # noqa: E402
 from fsa.model import build_fsa_model  # noqa: E402
-from fsa.squeezenet import build_squeezenet  # noqa: E402
+from fsa.network import build_squeezenet  # noqa: E402
 
 
 def latency(model, images, repeats=20):

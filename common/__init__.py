@@ -1,4 +1,9 @@
-"""Shared core of the toolkit. Importing ``common`` registers its Keras
-layers and models, so ``keras.saving.load_model`` can revive them."""
+"""Shared core of the toolkit: layers, the CAM engine, CAM losses, the guided
+classifier, backbones, data and the training harness.
 
-from common import augment, backbones, classifier, layers  # noqa: F401
+Importing ``common`` is cheap (no TensorFlow): each module registers its own
+Keras objects, and ``common.saving.load_model`` imports the ones a saved
+model needs.
+"""
+
+__version__ = "0.2.0"

@@ -8,6 +8,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from common.keras_compat import producing_layer
+
 
 def class_activation_maps(features, kernel, bias=None):
     """CAMs (B, h, w, K) from features (B, h, w, C) and the (C, K) kernel of
@@ -31,9 +33,10 @@ def normalize_maps(maps):
     return ops.where(span > 0, (maps - low) / safe, ops.zeros_like(maps))
 
 
-def _is_functional(layer):
-    """A model built from keras.Input (Sequential and subclassed models are not)."""
-    return isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth")
+def is_functional(layer):
+    """A model built from keras.Input (Sequential and subclassed models are
+    not): only those expose their graph as ``operations``."""
+    return isinstance(layer, keras.Model) and hasattr(layer, "operations")
 
 
 def _output_rank(layer):
@@ -48,14 +51,16 @@ def _path_to(model, target):
     for layer in model.layers:
         if layer is target:
             return [model]
-        if _is_functional(layer):
+        if is_functional(layer):
             sub = _path_to(layer, target)
             if sub:
                 return [model] + sub
     return None
 
 
-def _find_layer(model, layer):
+def find_layer(model, layer):
+    """The layer ``layer`` names (a name, a layer object, or None for the last
+    top-level layer with a 4-D output), searched in nested models too."""
     if layer is None:
         for candidate in reversed(model.layers):
             if _output_rank(candidate) == 4:
@@ -69,7 +74,7 @@ def _find_layer(model, layer):
             for candidate in current.layers:
                 if candidate.name == layer:
                     return candidate
-                if _is_functional(candidate):
+                if is_functional(candidate):
                     stack.append(candidate)
         raise ValueError(f"GradCAM: no layer named '{layer}' in model '{model.name}' "
                          "or the models nested in it.")
@@ -81,7 +86,7 @@ def _find_layer(model, layer):
 
 def _head(model):
     """The model's last layer and how to get pre-softmax scores from it."""
-    last = model.outputs[0]._keras_history.operation
+    last = producing_layer(model.outputs[0])
     if isinstance(last, keras.layers.Dense) and \
             last.activation in (keras.activations.softmax, keras.activations.sigmoid):
         return last, "dense_logits"
@@ -154,12 +159,12 @@ class GradCAM:
     """
 
     def __init__(self, model, layer=None):
-        if not _is_functional(model):
+        if not is_functional(model):
             raise TypeError("GradCAM needs a functional keras.Model (built from "
                             f"keras.Input); got {type(model).__name__}. For a model "
                             "that wraps a functional network, pass that network.")
         self.model = model
-        self.layer = _find_layer(model, layer)
+        self.layer = find_layer(model, layer)
         self.head, self.score_mode = _head(model)
         self.tapped = tap_model(model, self.layer,
                                 None if self.score_mode == "output" else self.head)

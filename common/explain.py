@@ -2,54 +2,35 @@
 Grad-CAM overlays (jet over the image) of the predicted class, or of
 ``--class NAME``, for a single-input classifier the toolkit saved."""
 
-import importlib
 import os
-import sys
 
-from common.cli import Parser, fail
-
-
-def _load(model_path):
-    """Loads a saved model after importing the package that registered its
-    layers (named in the run folder's config.yaml)."""
-    import keras
-
-    import common  # noqa: F401  (registers the common layers)
-    from common.runfolder import read_yaml
-    config = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.yaml")
-    if os.path.isfile(config):
-        method = read_yaml(config).get("method")
-        if method and method != "common":
-            importlib.import_module(method)
-    return keras.saving.load_model(model_path)
+from common.training.model_command import ModelCommand
 
 
-def main(argv=None):
-    parser = Parser(prog="python -m common.explain", description=__doc__)
-    parser.add_argument("--model", required=True, help="a saved model.keras")
-    parser.add_argument("--out", required=True, help="folder for the overlay PNGs")
-    parser.add_argument("--class", dest="class_name", default=None,
-                        help="explain this class (a name from classes.json) instead of "
-                             "the predicted one")
-    parser.add_argument("--layer", default=None, help="layer for Grad-CAM (default: the "
-                        "last 4-D layer)")
-    parser.add_argument("images", nargs="+", help="image files")
-    args = parser.parse_args(argv)
-    try:
-        from common.runfolder import model_classes
-        classes = model_classes(args.model)
+class Explain(ModelCommand):
+    prog = "python -m common.explain"
+    description = __doc__
+
+    def add_arguments(self, parser):
+        parser.add_argument("--out", required=True, help="folder for the overlay PNGs")
+        parser.add_argument("--class", dest="class_name", default=None,
+                            help="explain this class (a name from classes.json) instead "
+                                 "of the predicted one")
+        parser.add_argument("--layer", default=None,
+                            help="layer for Grad-CAM (default: the last 4-D layer)")
+
+    def check(self, args, classes):
         if args.class_name is not None and (classes is None or args.class_name not in classes):
             raise ValueError(f"--class: '{args.class_name}' is not one of the model's classes "
                              f"{classes} (from the classes.json beside the model)")
-        from common.data import check_images
-        check_images(args.images)
-        model = _load(args.model)
+
+    def check_model(self, args, model):
         if len(model.inputs) != 1:
             raise ValueError(f"--model: '{args.model}' takes {len(model.inputs)} inputs; "
                              "explain handles single-input classifiers")
-    except (FileNotFoundError, ValueError, OSError) as error:
-        fail(parser.prog, error)
-    explain(model, args.images, args.out, classes, args.class_name, args.layer)
+
+    def run(self, args, model, classes):
+        return explain(model, args.images, args.out, classes, args.class_name, args.layer)
 
 
 def explain(model, paths, out, classes=None, class_name=None, layer=None):
@@ -59,8 +40,8 @@ def explain(model, paths, out, classes=None, class_name=None, layer=None):
     import tensorflow as tf
 
     from common.cam import GradCAM
-    from common.data import decode_image
-    from common.plots import overlay, save_rgb
+    from common.data.pipeline import decode_image
+    from common.training.plots import overlay, save_rgb
     size = model.inputs[0].shape[1:3]
     images = tf.stack([decode_image(p, size) for p in paths])
     predicted = model.predict(images, verbose=0).argmax(-1)
@@ -76,5 +57,9 @@ def explain(model, paths, out, classes=None, class_name=None, layer=None):
     return predicted
 
 
+def main(argv=None):
+    return Explain().main(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

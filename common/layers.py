@@ -4,8 +4,6 @@ learnable GAP/GMP pooling and the foreground memory read."""
 import keras
 from keras import ops
 
-PACKAGE = "common"
-
 
 def _conv1x1(filters, name, spectral_norm):
     conv = keras.layers.Conv2D(filters, 1, name=name)
@@ -14,7 +12,7 @@ def _conv1x1(filters, name, spectral_norm):
     return conv
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="common")
 class SelfAttention2D(keras.layers.Layer):
     """SAGAN self-attention over the positions of a (B, H, W, C) map.
 
@@ -62,7 +60,7 @@ class SelfAttention2D(keras.layers.Layer):
                 "spectral_norm": self.spectral_norm}
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="common")
 class SEResidual(keras.layers.Layer):
     """Squeeze-and-excitation with a residual path: ``x + x * SE(x)``.
 
@@ -98,7 +96,7 @@ class SEResidual(keras.layers.Layer):
         return {**super().get_config(), "reduction": self.reduction}
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="common")
 class GapGmpPooling(keras.layers.Layer):
     """Learnable mix of global average and global max pooling (AG-Net eq. 4).
 
@@ -125,7 +123,7 @@ class GapGmpPooling(keras.layers.Layer):
         return (input_shape[0], input_shape[-1])
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="common")
 class MemoryRead(keras.layers.Layer):
     """FAM's foreground memory read: a class-agnostic foreground map.
 

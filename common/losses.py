@@ -29,8 +29,9 @@ def homogeneous_negative_cam_loss(cams, labels, k=None, variant="mse", temperatu
     of the most confusing absent classes toward a flat map.
 
     Args:
-        cams: (B, h, w, C) CAM logits (kernel and bias of the GAP -> Dense
-            head at every position, so a CAM's spatial mean is the logit).
+        cams: (B, h, w, C) CAM logits (maps whose spatial mean is the class
+            logit, e.g. kernel and bias of a GAP -> Dense head at every
+            position).
         labels: int (B,) class indices, or multi-hot (B, C) for multi-label
             (then every positive class is excluded).
         k: number of negatives kept per image, ranked by CAM sum; None or a
@@ -42,14 +43,23 @@ def homogeneous_negative_cam_loss(cams, labels, k=None, variant="mse", temperatu
     Returns:
         float32 scalar. The gradient reaches only the selected CAMs.
     """
+    total, count = hnc_sum_and_count(cams, labels, k, variant, temperature)
+    return tf.math.divide_no_nan(total, count)
+
+
+def hnc_sum_and_count(cams, labels, k=None, variant="mse", temperature=1.0):
+    """The HNC loss as (sum, count) with loss = sum / count: for ``mse`` the
+    count is the number of selected (image, class) pairs, for ``kd`` the
+    number of images. Summing both over the replicas of a distributed batch
+    gives the loss of the whole global batch."""
     if variant not in HNC_VARIANTS:
         raise ValueError(f"hnc variant must be one of {HNC_VARIANTS}, got {variant!r}")
     cams = tf.cast(cams, tf.float32)
     chosen = _negative_selection(cams, labels, k)
     if variant == "mse":
         per_class = tf.reduce_mean(tf.square(cams), axis=(1, 2))
-        return tf.math.divide_no_nan(tf.reduce_sum(chosen * per_class), tf.reduce_sum(chosen))
+        return tf.reduce_sum(chosen * per_class), tf.reduce_sum(chosen)
     batch, height, width = tf.shape(cams)[0], tf.shape(cams)[1], tf.shape(cams)[2]
     flat = tf.reshape(cams, (batch, height * width, -1)) / temperature
     cross_entropy = -tf.reduce_mean(tf.nn.log_softmax(flat, axis=1), axis=1)  # (B, C)
-    return tf.reduce_sum(chosen * cross_entropy) / tf.cast(batch, tf.float32)
+    return tf.reduce_sum(chosen * cross_entropy), tf.cast(batch, tf.float32)

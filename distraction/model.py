@@ -8,10 +8,8 @@ from common.cam import GradCAM
 from common.classifier import GuidedClassifier, build_cam_classifier
 from distraction.occlusion import MODES, occlude
 
-PACKAGE = "distraction"
 
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="distraction")
 class DistractionModel(GuidedClassifier):
     """With probability ``p`` per batch, occludes the pixels where Grad-CAM of
     the ground-truth class exceeds ``threshold``, then trains on that batch.
@@ -24,6 +22,8 @@ class DistractionModel(GuidedClassifier):
     metric. ``network`` is the deployable classifier.
     """
 
+    monitored = ("occluded",)
+
     def __init__(self, network, p=0.25, threshold=0.85, mode="zero", seed=0, **kwargs):
         super().__init__(network, **kwargs)
         if not 0.0 <= p <= 1.0:
@@ -32,7 +32,6 @@ class DistractionModel(GuidedClassifier):
             raise ValueError(f"--occlusion: expected one of {MODES}, got {mode!r}")
         self.p, self.threshold, self.mode, self.seed = float(p), float(threshold), mode, int(seed)
         self.gradcam = GradCAM(network, self.feature_layer)
-        self.track("occluded")
 
     def coin(self):
         """True with probability p; the same on every replica."""
@@ -49,8 +48,9 @@ class DistractionModel(GuidedClassifier):
 
     def prepare_batch(self, x, y):
         flip = self.coin()
-        self.trackers["occluded"].update_state(tf.cast(flip, tf.float32))
-        return tf.cond(flip, lambda: self.distract(x, y), lambda: tf.identity(x))
+        x = tf.cond(flip, lambda: self.distract(x, y), lambda: tf.identity(x))
+        # One coin per batch: the metric is the fraction of occluded batches.
+        return x, {"occluded": (tf.cast(flip, tf.float32), 1.0)}
 
     def get_config(self):
         return {**super().get_config(), "p": self.p, "threshold": self.threshold,

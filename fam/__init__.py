@@ -1,4 +1,2 @@
-"""Foreground Activation Maps. Importing the package registers its layers."""
-
-import common  # noqa: F401
-from fam import model  # noqa: F401
+"""Foreground Activation Maps (Meng et al., ICCV 2021) for weakly supervised
+object localisation, with the WSOL protocol's metrics."""

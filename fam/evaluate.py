@@ -10,50 +10,55 @@ A plain classifier saved by the toolkit is evaluated with its CAMs.
 
 import json
 import os
-import sys
 
-from common.cli import Parser, fail
+from common.training.model_command import ModelCommand
 
 
-def main(argv=None):
-    parser = Parser(prog="python -m fam.evaluate", description=__doc__)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--data", required=True, help="CSV with boxes, or a metadata folder")
-    parser.add_argument("--image-root", default=None, help="images of a metadata folder")
-    parser.add_argument("--out", required=True, help="folder for metrics.json and pictures")
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--pictures", type=int, default=16, help="images to draw")
-    parser.add_argument("--batch-size", type=int, default=32)
-    args = parser.parse_args(argv)
-    try:
-        from common import data as datalib
-        from common.runfolder import model_classes
-        classes = model_classes(args.model, required=True)
+class Evaluate(ModelCommand):
+    prog = "python -m fam.evaluate"
+    description = __doc__
+    classes_required = True
+    takes_images = False
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data", required=True,
+                            help="CSV with box columns x0,y0,x1,y1, or a WSOL metadata folder")
+        parser.add_argument("--image-root", default=None,
+                            help="folder of the images of a metadata folder (default: the "
+                                 "metadata folder)")
+        parser.add_argument("--out", required=True, help="folder for metrics.json and pictures")
+        parser.add_argument("--threshold", type=float, default=0.5,
+                            help="foreground-map threshold of the predicted box")
+        parser.add_argument("--pictures", type=int, default=16, help="images to draw")
+        parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
+
+    def check(self, args, classes):
+        from common.data.tables import DataError, read_table
+        from common.data.validation import validate
+        from common.data.wsol import read_wsol_metadata
         if os.path.isfile(os.path.join(args.data, "image_ids.txt")):
-            table, _ = datalib.read_wsol_metadata(args.data, args.image_root or args.data)
+            table, _ = read_wsol_metadata(args.data, args.image_root or args.data)
         else:
-            table, _ = datalib.read_table(args.data)
-        table = datalib.validate(table, classes, what="evaluation")
+            table, _ = read_table(args.data)
+        table = validate(table, classes, what="evaluation")
         if not table["boxes"].map(len).gt(0).all():
-            raise datalib.DataError(f"--data: every image needs at least one box; "
-                                    f"'{args.data}' has images without")
-        import keras
+            raise DataError(f"--data: every image needs at least one box; '{args.data}' has "
+                            "images without")
+        self.table = table
 
-        import fam  # noqa: F401
-        model = keras.saving.load_model(args.model)
-    except (FileNotFoundError, ValueError, OSError) as error:
-        fail(parser.prog, error)
-    evaluate(model, table, classes, args.out, args.threshold, args.pictures, args.batch_size)
+    def run(self, args, model, classes):
+        return evaluate(model, self.table, classes, args.out, args.threshold, args.pictures,
+                        args.batch_size)
 
 
 def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=32):
     import cv2
     import numpy as np
 
-    from common.data import make_dataset
-    from common.plots import overlay, save_rgb
-    from common.runfolder import write_json
-    from fam.evaluation import evaluate_localization
+    from common.data.pipeline import decode_image, make_dataset
+    from common.io import write_json
+    from common.training.plots import overlay, save_rgb
+    from fam.localization import evaluate_localization
     size = model.inputs[0].shape[1]
     probabilities = model.predict(make_dataset(table, classes, size, batch_size), verbose=0)
     names = {layer.name for layer in model.layers}
@@ -62,7 +67,6 @@ def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=
                                                      probabilities, kind, threshold)
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "metrics.json"), result)
-    from common.data import decode_image
     for i in range(min(pictures, len(table))):
         image = decode_image(table["path"].iloc[i], (size, size)).numpy()
         canvas = np.ascontiguousarray(overlay(image, maps[i]))
@@ -76,5 +80,9 @@ def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=
     return result
 
 
+def main(argv=None):
+    return Evaluate().main(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,16 +1,16 @@
 """Foreground Activation Maps (Meng, Zhang, Tian, Zhang, Wu, ICCV 2021)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from common.classifier import GuidedClassifier
+from common.keras_compat import producing_layer
 from common.layers import MemoryRead
 from fam.losses import diversity_loss, sparsity_loss
 
-PACKAGE = "fam"
 
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="fam")
 class PartPooling(keras.layers.Layer):
     """Part features ``p_k = mean_hw (X * A_k)``: (B, h, w, C) features and
     (B, h, w, K) part maps -> (B, K, C)."""
@@ -23,7 +23,7 @@ class PartPooling(keras.layers.Layer):
         return (features_shape[0], parts_shape[-1], features_shape[-1])
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="fam")
 class PartImportance(keras.layers.Layer):
     """Object feature ``o = sum_k t_k p_k`` with ``t = softmax_k(Dense(1)(p_k))``,
     or the plain mean over parts when ``learned`` is False (ablation)."""
@@ -36,11 +36,14 @@ class PartImportance(keras.layers.Layer):
         self.score = keras.layers.Dense(1, name="score")
         self.score.build(input_shape)
 
-    def call(self, parts):
+    def part_weights(self, parts):
+        """(B, K, 1) weights t of the K part features (B, K, C)."""
         if not self.learned:
-            return ops.mean(parts, axis=1)
-        weights = ops.softmax(self.score(parts), axis=1)  # (B, K, 1)
-        return ops.sum(weights * parts, axis=1)
+            return ops.ones_like(parts[..., :1]) / ops.cast(ops.shape(parts)[1], parts.dtype)
+        return ops.softmax(self.score(parts), axis=1)
+
+    def call(self, parts):
+        return ops.sum(self.part_weights(parts) * parts, axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
@@ -76,36 +79,53 @@ def maps_model(network):
                                        "parts": network.get_layer("parts").output})
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="fam")
 class FamModel(GuidedClassifier):
     """Trains a FAM network with ``CE + lambda_spa L_spa + lambda_div L_div``;
     both terms show in the progress bar and history.
 
     The train step taps the backbone's feature map once; the losses re-apply
     the cheap head layers (memory read, 1x1 part conv, part pooling) to it,
-    sharing their weights, instead of running the backbone again.
+    sharing their weights, instead of running the backbone again. Its CAMs
+    (for the HNC loss) are FAM's own class maps, which decompose its logits:
+    ``CAM_n(h, w) = sum_k t_k A_k(h, w) (W_n . X(h, w)) + b_n``, whose
+    spatial mean is logit n (the classifier sees ``o = sum_k t_k p_k`` with
+    ``p_k = mean_hw X * A_k``).
     """
 
     def __init__(self, network, lambda_spa=0.04, lambda_div=0.01, **kwargs):
-        kwargs.setdefault("feature_layer", network.get_layer("foreground").input._keras_history
-                          .operation.name)
+        kwargs.setdefault("feature_layer", producing_layer(
+            network.get_layer("foreground").input).name)
         super().__init__(network, **kwargs)
         self.lambda_spa, self.lambda_div = float(lambda_spa), float(lambda_div)
-        self.track("spa_loss", "div_loss")
+        self.extra_loss_weights.update({"spa_loss": self.lambda_spa, "div_loss": self.lambda_div})
 
     def head(self, features, training=True):
-        """(foreground M, part features p) from the backbone feature map."""
+        """(foreground M, part maps A, part features p) from the backbone
+        feature map."""
         net = self.network
         foreground = net.get_layer("foreground")(features, training=training)
         attended = features * ops.cast(foreground, features.dtype)
         parts = net.get_layer("parts")(attended, training=training)
-        return foreground, net.get_layer("part_features")(features, parts)
+        return foreground, parts, net.get_layer("part_features")(features, parts)
+
+    def cams(self, features):
+        _, parts, part_features = self.head(features, training=False)
+        weights = self.network.get_layer("part_importance").part_weights(part_features)
+        classifier = self.network.get_layer("classifier")
+        features = tf.cast(features, tf.float32)
+        scale = tf.einsum("bhwk,bk->bhw", tf.cast(parts, tf.float32),
+                          tf.cast(weights[..., 0], tf.float32))
+        per_position = tf.einsum("bhwc,cn->bhwn", features,
+                                 tf.cast(classifier.kernel, tf.float32))
+        return scale[..., None] * per_position + tf.cast(classifier.bias, tf.float32)
 
     def extra_losses(self, x, y, features, y_pred):
         terms = super().extra_losses(x, y, features, y_pred)
-        foreground, part_features = self.head(features)
-        terms["spa_loss"] = self.lambda_spa * sparsity_loss(foreground)
-        terms["div_loss"] = self.lambda_div * diversity_loss(part_features)
+        if self.lambda_spa or self.lambda_div:
+            foreground, _, part_features = self.head(features)
+            terms["spa_loss"] = sparsity_loss(foreground)
+            terms["div_loss"] = diversity_loss(part_features)
         return terms
 
     def get_config(self):

@@ -1,5 +1,2 @@
-"""Forced Spatial Attention. Importing the package registers its model and
-the ``squeezenet1_1`` backbone."""
-
-import common  # noqa: F401
-from fsa import model, squeezenet  # noqa: F401
+"""Forced Spatial Attention (Rangesh & Trivedi, ICCV-W 2019): SqueezeNet v1.1
+whose class activation maps are pushed toward per-class masks in training."""

@@ -9,12 +9,10 @@ import tensorflow as tf
 from common.classifier import GuidedClassifier
 from fsa.losses import fsa_loss
 from fsa.masks import masks_to_grid
-from fsa.squeezenet import build_squeezenet
-
-PACKAGE = "fsa"
+from fsa.network import build_squeezenet
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="fsa")
 class FsaModel(GuidedClassifier):
     """Adds ``fsa_loss`` on the pre-activation CAMs (output of the layer
     ``cam``) to the cross-entropy in ``train_step``.
@@ -40,8 +38,7 @@ class FsaModel(GuidedClassifier):
         self.lambda_fsa, self.lambda_reg = float(lambda_fsa), float(lambda_reg)
         self.stage = keras.Variable(int(stage), dtype="int32", trainable=False,
                                     name="fsa_stage")
-        if self.lambda_fsa:
-            self.track("fsa_loss")
+        self.extra_loss_weights["fsa_loss"] = self.lambda_fsa
 
     def cams(self, features):
         return tf.cast(features, tf.float32)  # the cam layer's output is the CAM
@@ -52,8 +49,7 @@ class FsaModel(GuidedClassifier):
             stage = self.stage.value
             active = tf.cast(stage > 0, tf.float32)
             terms["fsa_loss"] = active * fsa_loss(features, self.masks, self.counts, y,
-                                                  tf.maximum(stage, 1), self.lambda_fsa,
-                                                  self.lambda_reg)
+                                                  tf.maximum(stage, 1), 1.0, self.lambda_reg)
         return terms
 
     def get_config(self):
@@ -64,16 +60,23 @@ class FsaModel(GuidedClassifier):
 
 class StageSwitch(keras.callbacks.Callback):
     """Stage 0 (cross-entropy only) for ``warmup_epochs``, then stage 1 for
-    ``stage1_epochs``, then stage 2."""
+    ``stage1_epochs`` (None: for the rest of training), then stage 2.
+
+    Example:
+        ``model.fit(data, epochs=30, callbacks=[StageSwitch(stage1_epochs=15)])``
+    """
 
     def __init__(self, stage1_epochs, warmup_epochs=0):
         super().__init__()
-        self.stage1_epochs, self.warmup_epochs = int(stage1_epochs), int(warmup_epochs)
+        self.stage1_epochs = None if stage1_epochs is None else int(stage1_epochs)
+        self.warmup_epochs = int(warmup_epochs)
 
     def stage_of(self, epoch):
         if epoch < self.warmup_epochs:
             return 0
-        return 1 if epoch < self.warmup_epochs + self.stage1_epochs else 2
+        if self.stage1_epochs is None or epoch < self.warmup_epochs + self.stage1_epochs:
+            return 1
+        return 2
 
     def on_epoch_begin(self, epoch, logs=None):
         self.model.stage.assign(self.stage_of(epoch))

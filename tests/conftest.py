@@ -50,3 +50,22 @@ def run_python():
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
     return run
+
+
+@pytest.fixture
+def reloaded_predictions_match(run_python):
+    """Checks that a run's model.keras, loaded in a fresh process that
+    imports nothing of the toolkit beforehand, predicts its predictions.csv."""
+    def check(run, image_size):
+        run_python(f"""
+import numpy as np, pandas as pd, tensorflow as tf
+from common.data.pipeline import decode_image
+from common.saving import load_model
+model = load_model(r"{run / 'model.keras'}")
+assert len(model.outputs) == 1
+table = pd.read_csv(r"{run / 'predictions.csv'}")
+images = tf.stack([decode_image(p, ({image_size}, {image_size})) for p in table["path"]])
+expected = table[[c for c in table if c.startswith("p_")]].to_numpy()
+np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
+""")
+    return check

@@ -85,18 +85,51 @@ def test_agnet_trains_saves_and_reloads_identically(tmp_path, run_python):
     np.save(tmp_path / "p.npy", model.predict(x, verbose=0))
     model.save(tmp_path / "agnet.keras")
     run_python(f"""
-import numpy as np, keras, agnet
-m = keras.saving.load_model(r"{tmp_path / 'agnet.keras'}")
+import numpy as np
+from common.saving import load_model
+m = load_model(r"{tmp_path / 'agnet.keras'}")
 x = dict(np.load(r"{tmp_path / 'x.npz'}"))
 np.testing.assert_array_equal(m.predict(x, verbose=0), np.load(r"{tmp_path / 'p.npy'}"))
 """)
 
 
-def test_ablations_remove_their_layers():
+def test_ablated_model_matches_numpy():
+    """Without self-attention and inter-region attention, with GAP: backbone
+    -> region pooling -> per-region SE -> eq. 3 -> GAP -> Dense softmax,
+    recomputed in NumPy from the layers' weights."""
     backbone = build_backbone("tiny", (32, 32, 3))
     plain = build_agnet(backbone, 3, num_primary=2, self_attention=False,
                         inter_attention=False, pooling="gap")
     names = {layer.name for layer in plain.layers}
-    assert not {"self_attention", "inter_attention", "gap_gmp"} & names and "gap" in names
-    out = plain({"image": tf.zeros((1, 32, 32, 3)), "regions": tf.zeros((1, 3, 4))})
-    assert out.shape == (1, 3)
+    assert not {"self_attention", "inter_attention", "gap_gmp"} & names
+    rng = np.random.default_rng(4)
+    classifier = plain.get_layer("classifier")
+    classifier.set_weights([rng.normal(size=w.shape).astype("float32")
+                            for w in classifier.get_weights()])
+    x = _inputs(n=3)
+    x["regions"] = x["regions"][:, :3]
+    features = backbone(x["image"]).numpy()  # (B, 8, 8, C)
+    boxes = np.concatenate([x["regions"], np.tile([[[0, 0, 1, 1]]], (3, 1, 1))], 1)
+    pooled = tf.image.crop_and_resize(features, boxes.reshape(-1, 4).astype("float32"),
+                                      np.repeat(np.arange(3), 4), (7, 7)).numpy()
+    pooled = pooled.reshape(3, 4, 7, 7, -1)
+    se = plain.get_layer("region_se")
+    w1, b1, w2, b2 = (v.numpy() for v in (se.w1, se.b1, se.w2, se.b2))
+    squeezed = np.maximum(np.einsum("brc,rch->brh", pooled.mean(axis=(2, 3)), w1) + b1, 0)
+    scale = _sigmoid(np.einsum("brh,rhc->brc", squeezed, w2) + b2)
+    regions = (pooled + pooled * scale[:, :, None, None, :]).reshape(3, 4, -1)
+    kernel, bias = (v.numpy() for v in plain.get_layer("region_importance").score.weights)
+    scores = (regions @ kernel + bias)[..., 0]
+    weights = np.exp(scores - scores.max(1, keepdims=True))
+    weights /= weights.sum(1, keepdims=True)
+    fused = (weights[..., None] * regions).sum(1).reshape(3, 7, 7, -1).mean(axis=(1, 2))
+    logits = fused @ classifier.kernel.numpy() + classifier.bias.numpy()
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(plain(x).numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert np.ptp(expected) > 0.05  # not the uniform output of a zero classifier
+
+
+def test_the_command_offers_the_model_poolings():
+    from agnet import model, train
+    assert train.POOLINGS == model.POOLINGS

@@ -121,7 +121,7 @@ def test_augmented_boxes_follow_regions_recomputed_from_the_augmented_image():
 
 
 def test_on_the_fly_regions_are_recomputed_on_the_augmented_image():
-    from agnet.train import OnTheFlyRegions
+    from agnet.augment import OnTheFlyRegions
     image = _blobs()[None].astype("float32") / 255.0
     augment = OnTheFlyRegions(num_primary=2, seed=0, rotation=10.0)
     out = augment({"image": tf.constant(image), "regions": tf.zeros((1, 3, 4))})

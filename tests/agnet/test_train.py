@@ -7,8 +7,8 @@ import sys
 
 import pandas as pd
 
-from agnet.train import AgnetTrainer
-from common.harness import main
+from agnet.train import COMMAND
+from common.training.entry import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_demo_run_then_predict(tmp_path, monkeypatch):
     monkeypatch.setenv("AGNET_REGION_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
-    main(AgnetTrainer(), ["--output", str(run), "--epochs", "1", "--image-size", "48",
+    main(COMMAND, ["--output", str(run), "--epochs", "1", "--image-size", "48",
                           "--num-primary", "3", "--batch-size", "64", "--verbose", "0"])
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"top1", "top5", "mAP"} <= set(metrics)

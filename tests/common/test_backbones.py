@@ -25,13 +25,40 @@ def test_lite_preprocessing_is_efficientnet_lite_scaling():
                                rtol=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(BACKBONES))
-def test_every_backbone_maps_unit_images_to_a_feature_map(name):
+# name -> (channels of the feature map, the reference preprocessing of
+# [0, 255] images: keras.applications' own, or the convention the weights
+# were trained with).
+_TORCH = lambda x: (x / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]  # noqa: E731
+REFERENCE = {
+    "resnet50": (2048, keras.applications.resnet50.preprocess_input),
+    "vgg16": (512, keras.applications.vgg16.preprocess_input),
+    "densenet121": (1024, keras.applications.densenet.preprocess_input),
+    "inception_v3": (2048, keras.applications.inception_v3.preprocess_input),
+    "nasnet_mobile": (1056, keras.applications.nasnet.preprocess_input),
+    "mobilenet": (1024, keras.applications.mobilenet.preprocess_input),
+    "tiny": (64, lambda x: x / 255.0),
+    "efficientnet_lite0": (1280, lambda x: (x - 127.0) / 128.0),
+    "squeezenet1_1": (512, _TORCH),
+}
+
+
+def test_reference_table_covers_the_registry():
+    assert sorted(REFERENCE) == sorted(BACKBONES)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_every_backbone_is_its_network_on_the_reference_preprocessing(name):
+    """build_backbone(name)(x) equals the builder's network applied to the
+    reference preprocessing of 255 * x, computed here independently."""
     size = 75 if name == "inception_v3" else 32
     backbone = build_backbone(name, (size, size, 3))
-    out = backbone(np.random.rand(1, size, size, 3).astype("float32"))
-    assert len(out.shape) == 4 and out.shape[-1] > 3
-    assert backbone.get_layer("preprocess").mode == BACKBONES[name][1]
+    x = np.random.rand(2, size, size, 3).astype("float32")
+    network = backbone.layers[-1]
+    channels, preprocess = REFERENCE[name]
+    expected = network(np.asarray(preprocess(x.astype("float64") * 255.0), "float32"))
+    got = backbone(x)
+    assert got.shape[-1] == channels
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["tiny", "mobilenet"])

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from common import data as datalib
-from common.augment import RandomBrightnessScale, build_augmentation
+from common.data.augment import RandomBrightnessScale, build_augmentation
 
 
 def _write(path, array):
@@ -107,15 +107,36 @@ def test_split_uses_column_or_stratified_seeded_split(folder):
     assert [len(p) for p in datalib.split_table(table)] == [30, 5, 5]
 
 
-def test_augmentation_layers_and_brightness_scale():
+def test_brightness_scale_multiplies_each_image():
     x = np.full((4, 8, 8, 3), 0.5, np.float32)
     out = RandomBrightnessScale(0.5, 1.5, seed=1)(x).numpy()
     factors = out[:, 0, 0, 0] / 0.5
     assert np.all((factors >= 0.5) & (factors <= 1.5)) and np.ptp(factors) > 0
     np.testing.assert_allclose(out, factors[:, None, None, None] * x, rtol=1e-6)
-    augment = build_augmentation("horizontal", 15, 0.1, 0.15, (0.5, 1.5), 30)
-    assert [type(layer).__name__ for layer in augment.layers] == [
-        "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
-        "RandomBrightnessScale", "RandomBrightness"]
-    assert augment(x, training=True).shape == x.shape
+
+
+def _gradient_images(n=6):
+    """Asymmetric images: a horizontal ramp in red, a vertical one in green."""
+    ramp = np.linspace(0.2, 0.8, 8, dtype=np.float32)  # a shift of 30/255 never clips
+    image = np.stack([np.tile(ramp, (8, 1)), np.tile(ramp[:, None], (1, 8)),
+                      np.full((8, 8), 0.5, np.float32)], axis=-1)
+    return np.repeat(image[None], n, axis=0)
+
+
+def test_each_augmentation_does_what_its_flag_says():
+    x = _gradient_images(32)
+    flipped = build_augmentation("horizontal", seed=3)(x, training=True).numpy()
+    same = np.all(flipped == x, axis=(1, 2, 3))
+    mirrored = np.all(flipped == x[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(same | mirrored) and same.any() and mirrored.any()
+    shifted = build_augmentation(channel_shift=30, seed=3)(x, training=True).numpy()
+    offset = shifted - x  # one offset per image, the same on every channel and pixel
+    np.testing.assert_allclose(offset, offset[:, :1, :1, :1] + 0 * offset, atol=1e-6)
+    assert np.all(np.abs(offset[:, 0, 0, 0]) <= 30 / 255 + 1e-6) and np.ptp(offset) > 0
+    rotated = build_augmentation(rotation=15, seed=3)(x, training=True).numpy()
+    assert not np.allclose(rotated, x) and rotated.shape == x.shape
+    centre = rotated[:, 3:5, 3:5]  # a rotation about the centre keeps the centre
+    np.testing.assert_allclose(centre, x[:, 3:5, 3:5], atol=0.12)
     assert build_augmentation() is None
+    everything = build_augmentation("horizontal", 15, 0.1, 0.15, (0.5, 1.5), 30)
+    assert everything(x, training=False) is x or np.array_equal(everything(x, training=False), x)

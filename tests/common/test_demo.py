@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common import demo
+from common.data import demo
 from common.data import read_table, validate
 
 

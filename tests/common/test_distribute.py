@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from common.backbones import build_backbone
 from common.classifier import GuidedClassifier, build_cam_classifier
-from common.distribute import get_strategy
+from common.training.distribute import get_strategy
 
 
 def _one_step(strategy, initial, x, y):
@@ -41,7 +41,8 @@ def test_mirrored_step_equals_default_step(mirrored):
 
 def test_get_strategy_choices(monkeypatch):
     assert get_strategy("default") is tf.distribute.get_strategy()
-    assert get_strategy("auto").num_replicas_in_sync == 1  # no GPUs here
+    gpus = len(tf.config.list_logical_devices("GPU"))
+    assert get_strategy("auto").num_replicas_in_sync == (gpus if gpus > 1 else 1)
     with pytest.raises(ValueError, match="--strategy"):
         get_strategy("magic")
     monkeypatch.delenv("TF_CONFIG", raising=False)

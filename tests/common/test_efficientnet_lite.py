@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from common import efficientnet_lite
+from common.backbones import efficientnet_lite
 from common.backbones import build_backbone
-from common.efficientnet_lite import lite0_classifier, torch_weights_path
-from common.torch_pickle import load_legacy
+from common.backbones.efficientnet_lite import lite0_classifier, torch_weights_path
+from common.backbones.torch_pickle import load_legacy
 
 
 def _photos():

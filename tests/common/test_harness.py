@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from common.harness import Trainer, main
+from common.train import COMMAND
+from common.training.entry import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAST = ["--image-size", "16", "--batch-size", "64", "--verbose", "0"]
@@ -24,7 +25,7 @@ def _cli(args, **kwargs):
                           capture_output=True, text=True, timeout=600, **kwargs)
 
 
-def test_baseline_run_writes_the_whole_run_folder(tmp_path, run_python):
+def test_baseline_run_writes_the_whole_run_folder(tmp_path, reloaded_predictions_match):
     config = tmp_path / "config.yaml"
     config.write_text("epochs: 5\nlr: 0.01\nhnc-weight: 0.05\nhnc_k: 3\n")
     run = tmp_path / "run"
@@ -51,20 +52,12 @@ def test_baseline_run_writes_the_whole_run_folder(tmp_path, run_python):
     assert {"f1_macro", "precision_weighted", "recall_macro", "true_positive_rate"} <= set(
         metrics)
     # A fresh process that imports only the toolkit reloads and predicts the same.
-    run_python(f"""
-import numpy as np, pandas as pd, tensorflow as tf, keras, common
-from common.data import decode_image
-model = keras.saving.load_model(r"{run / 'model.keras'}")
-table = pd.read_csv(r"{run / 'predictions.csv'}")
-images = tf.stack([decode_image(p, (16, 16)) for p in table["path"]])
-expected = table[[c for c in table if c.startswith("p_")]].to_numpy()
-np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
-""")
+    reloaded_predictions_match(run, image_size=16)
 
 
 def _error_line(capsys, argv):
     with pytest.raises(SystemExit) as stop:
-        main(Trainer(), argv)
+        main(COMMAND, argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(err) == 1, err
     return err[0]

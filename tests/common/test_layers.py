@@ -117,8 +117,9 @@ def test_layers_round_trip_in_fresh_process(tmp_path, run_python):
     np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
     model.save(tmp_path / "m.keras")
     run_python(f"""
-import numpy as np, keras, common.layers
-m = keras.saving.load_model(r"{tmp_path / 'm.keras'}")
+import numpy as np
+from common.saving import load_model
+m = load_model(r"{tmp_path / 'm.keras'}")
 np.testing.assert_array_equal(m.predict(np.load(r"{tmp_path / 'x.npy'}"), verbose=0),
                               np.load(r"{tmp_path / 'y.npy'}"))
 """)
@@ -142,8 +143,20 @@ def test_layers_train_under_mirrored_strategy(mirrored):
     assert not np.allclose(before[0], np.asarray(model.weights[0]))
 
 
-@pytest.mark.parametrize("layer", [SelfAttention2D(4, True), SEResidual(2), GapGmpPooling(),
-                                   MemoryRead(4, 3)])
-def test_get_config_returns_constructor_arguments(layer):
-    clone = type(layer).from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
+@pytest.mark.parametrize("cls, arguments", [
+    (SelfAttention2D, {"reduction": 4, "spectral_norm": True}), (SEResidual, {"reduction": 2}),
+    (GapGmpPooling, {}), (MemoryRead, {"num_slots": 4, "key_dim": 3})])
+def test_get_config_returns_every_constructor_argument(cls, arguments):
+    """Non-default values of every argument of __init__ come back from
+    get_config and survive from_config (a dropped one fails here)."""
+    import inspect
+    own = [name for name, p in inspect.signature(cls.__init__).parameters.items()
+           if name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert sorted(own) == sorted(arguments)
+    layer = cls(**arguments, name="probe")
+    config = layer.get_config()
+    for name, value in arguments.items():
+        assert config[name] == value, name
+    clone = cls.from_config(config)
+    for name, value in arguments.items():
+        assert getattr(clone, name) == value, name

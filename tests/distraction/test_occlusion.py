@@ -39,3 +39,8 @@ def test_random_mode_changes_exactly_the_selected_pixels(batch):
 def test_bad_mode_is_rejected(batch):
     with pytest.raises(ValueError, match="occlusion mode"):
         occlude(*batch, mode="blur")
+
+
+def test_the_command_offers_the_library_modes():
+    from distraction import occlusion, train
+    assert train.MODES == occlusion.MODES

@@ -6,10 +6,12 @@ import subprocess
 import sys
 
 import cv2
+import keras
 import numpy as np
+import pytest
 
 from common.backbones import build_backbone
-from common.data import read_wsol_metadata
+from common.data.wsol import read_wsol_metadata
 from fam.model import build_fam
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,15 +47,53 @@ def test_metadata_folder_reads_labels_and_every_box(tmp_path):
     assert table["path"].iloc[1] == str(tmp_path / "images" / ids[1])
 
 
-def test_evaluate_cli_writes_metrics_and_pictures(tmp_path):
+def _inclusive_iou(a, b):
+    width = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    height = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    inter = max(width, 0) * max(height, 0)
+    area = lambda r: (r[2] - r[0] + 1) * (r[3] - r[1] + 1)  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+def _expected_metrics(model_path, tmp_path, boxes_per_image):
+    """Top-1 Cls and GT-known Loc recomputed here from the model's own maps,
+    with the ground truth rescaled from 50x40 files to the 32 px input."""
+    import tensorflow as tf
+
+    from common.data.pipeline import decode_image
+    from common.saving import load_model
+    from fam.boxes import box_from_map
+    from fam.model import maps_model
+    model = load_model(model_path)
+    paths = sorted((tmp_path / "images" / "a").glob("*.png"), key=lambda p: int(p.stem))
+    images = tf.stack([decode_image(str(p), (32, 32)) for p in paths])
+    maps = maps_model(model)(images)
+    labels = np.arange(4) % 2
+    top1 = (maps["probabilities"].numpy().argmax(-1) == labels).mean() * 100
+    foreground = tf.image.resize(maps["foreground"], (32, 32))[..., 0].numpy()
+    scale = np.array([32 / 50, 32 / 40] * 2)
+    right = []
+    for i, score in enumerate(foreground):
+        box = box_from_map(score, 0.5)
+        right.append(max(_inclusive_iou(box, np.array(gt) * scale)
+                         for gt in boxes_per_image(i)) >= 0.5)
+    return top1, 100 * np.mean(right)
+
+
+def test_evaluate_cli_metrics_equal_a_direct_computation(tmp_path):
     _dataset(tmp_path)
     run = tmp_path / "run"
     run.mkdir()
-    build_fam(build_backbone("tiny", (32, 32, 3)), 2).network.save(run / "model.keras")
+    keras.utils.set_random_seed(3)
+    network = build_fam(build_backbone("tiny", (32, 32, 3)), 2).network
+    network.save(run / "model.keras")
     (run / "classes.json").write_text(json.dumps(["0", "1"]))
     env = {**os.environ, "PYTHONPATH": ROOT}
-    for data, extra in ((tmp_path / "test.csv", []),
-                        (tmp_path / "metadata", ["--image-root", str(tmp_path / "images")])):
+    main_box = (15, 10, 34, 24)
+    cases = ((tmp_path / "test.csv", [], lambda i: [main_box]),
+             (tmp_path / "metadata", ["--image-root", str(tmp_path / "images")],
+              lambda i: [main_box] + ([(0, 0, 5, 5)] if i == 0 else [])))
+    for data, extra, boxes in cases:
         out = tmp_path / f"out-{data.name}"
         done = subprocess.run([sys.executable, "-m", "fam.evaluate", "--model",
                                str(run / "model.keras"), "--data", str(data), "--out",
@@ -61,5 +101,9 @@ def test_evaluate_cli_writes_metrics_and_pictures(tmp_path):
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         metrics = json.loads((out / "metrics.json").read_text())
-        assert {"gt_known_loc", "top1_loc", "top1_cls", "max_box_acc_v2"} <= set(metrics)
+        top1, gt_known = _expected_metrics(run / "model.keras", tmp_path, boxes)
+        assert metrics["top1_cls"] == pytest.approx(top1)
+        assert metrics["gt_known_loc"] == pytest.approx(gt_known)
+        assert 0 <= metrics["top1_loc"] <= min(metrics["gt_known_loc"], metrics["top1_cls"])
+        assert 0 <= metrics["max_box_acc_v2"] <= 100
         assert len(list(out.glob("*.png"))) == 2

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fam.localize import box_from_map
+from fam.boxes import box_from_map
 from fam.metrics import boxes_at_thresholds, iou_matrix, localization_accuracy, max_box_acc
 
 

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from common.backbones import build_backbone
-from common.harness import main
+from common.training.entry import main
 from fam.losses import diversity_loss, sparsity_loss
 from fam.model import FamModel, build_fam, maps_model
-from fam.train import FamTrainer
+from fam.train import COMMAND
+from fam.trainer import FamTrainer
 
 
 def test_sparsity_and_diversity_match_numpy():
@@ -54,9 +55,10 @@ def test_ablations_and_reload(tmp_path, run_python):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "p.npy", model.network.predict(x, verbose=0))
     run_python(f"""
-import numpy as np, keras, fam
+import numpy as np
+from common.saving import load_model
 from fam.model import maps_model
-m = keras.saving.load_model(r"{tmp_path / 'fam.keras'}")
+m = load_model(r"{tmp_path / 'fam.keras'}")
 x = np.load(r"{tmp_path / 'x.npy'}")
 np.testing.assert_array_equal(m.predict(x, verbose=0), np.load(r"{tmp_path / 'p.npy'}"))
 assert maps_model(m)(x)["foreground"].shape == (2, 8, 8, 1)
@@ -65,7 +67,7 @@ assert maps_model(m)(x)["foreground"].shape == (2, 8, 8, 1)
 
 def test_trainer_writes_localization_metrics(tmp_path):
     run = tmp_path / "run"
-    main(FamTrainer(), ["--output", str(run), "--epochs", "1", "--image-size", "32",
+    main(COMMAND, ["--output", str(run), "--epochs", "1", "--image-size", "32",
                         "--batch-size", "64", "--verbose", "0"])
     loc = json.loads((run / "metrics.json").read_text())["localization"]
     assert {"gt_known_loc", "top1_loc", "top1_cls", "max_box_acc_v2"} <= set(loc)
@@ -79,9 +81,9 @@ def test_class_balanced_weights_are_inverse_frequencies():
     import pandas as pd
     train = pd.DataFrame({"labels": [("a",)] * 6 + [("b",)] * 2})
     data = SimpleNamespace(train=train, classes=["a", "b"])
-    weights = FamTrainer().class_weight(SimpleNamespace(class_balanced=True), data)
+    weights = FamTrainer(COMMAND).class_weight(SimpleNamespace(class_balanced=True), data)
     assert weights == pytest.approx({0: 8 / (2 * 6), 1: 8 / (2 * 2)})
-    assert FamTrainer().class_weight(SimpleNamespace(class_balanced=False), data) is None
+    assert FamTrainer(COMMAND).class_weight(SimpleNamespace(class_balanced=False), data) is None
 
 
 def test_class_weights_reach_the_custom_train_step():

@@ -7,7 +7,7 @@ import pytest
 from fsa.losses import fsa_loss
 from fsa.masks import masks_to_grid
 from fsa.model import FsaModel, StageSwitch, build_fsa_model
-from fsa.squeezenet import build_squeezenet
+from fsa.network import build_squeezenet
 
 
 def test_squeezenet_v1_1_shapes_and_parameter_count():
@@ -61,8 +61,9 @@ def test_deployable_network_round_trips_and_has_no_fsa_head(tmp_path, run_python
     np.save(tmp_path / "y.npy", model.network.predict(x, verbose=0))
     model.network.save(tmp_path / "m.keras")
     run_python(f"""
-import numpy as np, keras, fsa
-m = keras.saving.load_model(r"{tmp_path / 'm.keras'}")
+import numpy as np
+from common.saving import load_model
+m = load_model(r"{tmp_path / 'm.keras'}")
 assert len(m.outputs) == 1
 np.testing.assert_array_equal(m.predict(np.load(r"{tmp_path / 'x.npy'}"), verbose=0),
                               np.load(r"{tmp_path / 'y.npy'}"))

@@ -5,8 +5,9 @@ import numpy as np
 import tensorflow as tf
 
 from common.cam import GradCAM, normalize_maps
-from common.data import decode_image, encode_labels
-from fam.localize import box_from_map
+from common.data.pipeline import decode_image
+from common.data.tables import encode_labels
+from fam.boxes import box_from_map
 from fam.metrics import localization_accuracy, max_box_acc
 
 

@@ -24,9 +24,6 @@ import tempfile
 
 import cv2
 import numpy as np
-import pandas as pd
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
@@ -54,6 +51,7 @@ def default_root():
 
 
 def _digits():
+    from sklearn.datasets import load_digits
     digits = load_digits()
     images = (digits.images * (255.0 / 16.0)).astype(np.uint8)  # (N, 8, 8)
     return images, digits.target.astype(int), [str(i) for i in range(10)]
@@ -82,6 +80,7 @@ def fashion_mnist(split="train"):
 
 
 def _splits(labels, seed):
+    from sklearn.model_selection import train_test_split
     index = np.arange(len(labels))
     train, rest = train_test_split(index, test_size=0.3, random_state=seed, stratify=labels)
     val, test = train_test_split(rest, test_size=0.5, random_state=seed, stratify=labels[rest])
@@ -229,6 +228,7 @@ def demo_csv(name, image_size=None, seed=0, root=None):
             if boxes is not None:
                 row.update(zip(("x0", "y0", "x1", "y1"), (int(v) for v in boxes[i])))
             rows.append(row)
+        import pandas as pd
         pd.DataFrame(rows).to_csv(os.path.join(tmp, "data.csv"), index=False)
         for filename, content in extra.items():
             if filename.endswith(".json"):

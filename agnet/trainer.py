@@ -1,0 +1,58 @@
+"""The AG-Net hooks of the training harness (``python -m agnet.train``)."""
+
+import keras
+import numpy as np
+from sklearn.metrics import average_precision_score
+
+from agnet.augment import OnTheFlyRegions, RegionAugmentation
+from agnet.cache import compute_regions
+from agnet.model import build_agnet
+from common.classifier import GuidedClassifier
+from common.data.tables import encode_labels
+from common.training.trainer import Trainer
+
+
+class AgnetTrainer(Trainer):
+    def augmentation(self, args):
+        settings = {"flip": args.flip == "horizontal", "seed": args.seed}
+        if args.regions == "on-the-fly":
+            return OnTheFlyRegions(args.num_primary, args.seed, **settings)
+        return RegionAugmentation(**settings)
+
+    def build_network(self, args, num_classes, multi_label):
+        network = build_agnet(self.build_backbone(args), num_classes, args.num_primary,
+                              self_attention=not args.no_self_attention,
+                              inter_attention=not args.no_inter_attention,
+                              pooling=args.pooling)
+        network.summary(print_fn=lambda line, **kw: None)
+        return network
+
+    def feature_layer(self, args):
+        return f"backbone_{args.backbone}" if args.no_self_attention else "self_attention"
+
+    def build_model(self, args, network, data):
+        return GuidedClassifier(network, feature_layer=self.feature_layer(args))
+
+    def metrics(self, args, multi_label):
+        return ["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")]
+
+    def extra_inputs(self, args, table, data):
+        regions = compute_regions(list(table["path"]), args.image_size, args.num_primary,
+                                  args.seed, args.region_cache)
+        return {"regions": regions}
+
+    def callbacks(self, args, run, data):
+        step = args.lr_step
+        return [keras.callbacks.LearningRateScheduler(
+            lambda epoch: args.lr * 0.1 ** (epoch // step))]
+
+    def extra_metrics(self, args, network, data, probabilities):
+        labels = encode_labels(data.test, data.classes)
+        top5 = np.argsort(-probabilities, axis=1)[:, :5]
+        hot = np.eye(len(data.classes))[labels]
+        present = hot.sum(axis=0) > 0
+        return {"top1": float(np.mean(probabilities.argmax(-1) == labels)),
+                "top5": float(np.mean((top5 == labels[:, None]).any(axis=1))),
+                "mAP": float(average_precision_score(hot[:, present],
+                                                     probabilities[:, present],
+                                                     average="macro"))}

@@ -1,0 +1,57 @@
+"""Tables as batched, prefetched ``tf.data`` pipelines of float32 RGB images
+in [0, 1]."""
+
+import tensorflow as tf
+
+from common.data.tables import encode_labels
+
+
+def decode_image(path, image_size):
+    """File -> (H, W, 3) float32 in [0, 1]; grey and RGBA become RGB."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, image_size, antialias=True)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def make_dataset(table, class_names, image_size, batch_size, training=False,
+                 augment=None, multi_label=False, extra_inputs=None, seed=0, cache=None):
+    """Batched, prefetched ``tf.data.Dataset`` of ``(image, label)``.
+
+    Args:
+        image_size: int or (H, W).
+        batch_size: the global batch size.
+        training: shuffle (seeded) and apply ``augment``.
+        augment: a callable on batches of images (e.g. ``build_augmentation``),
+            or on the whole inputs dict if it has ``takes_inputs = True``.
+        extra_inputs: optional dict name -> array aligned with the table's
+            rows; the inputs then become ``{"image": ..., name: ...}``.
+        cache: keep decoded images in memory; default when they fit in 1 GiB.
+    """
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    labels = encode_labels(table, class_names, multi_label)
+    paths = table["path"].to_numpy().astype(str)
+    sources = (paths, labels) if extra_inputs is None else (paths, labels, extra_inputs)
+    data = tf.data.Dataset.from_tensor_slices(sources)
+
+    def load(path, label, extra=None):
+        image = decode_image(path, image_size)
+        return (image, label) if extra is None else ({"image": image, **extra}, label)
+
+    data = data.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache is None:
+        cache = len(table) * image_size[0] * image_size[1] * 3 * 4 < 2 ** 30
+    if cache:
+        data = data.cache()
+    if training:
+        data = data.shuffle(min(len(table), 10000), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    if training and augment is not None:
+        def apply(inputs, label):
+            if getattr(augment, "takes_inputs", False):
+                return augment(inputs, training=True), label  # e.g. moves boxes too
+            if isinstance(inputs, dict):
+                return {**inputs, "image": augment(inputs["image"], training=True)}, label
+            return augment(inputs, training=True), label
+        data = data.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)

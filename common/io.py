@@ -1,0 +1,39 @@
+"""Atomic file writes: a reader never sees half a file, and a crash never
+destroys the previous version (write to a temporary name, then rename)."""
+
+import json
+import os
+
+import yaml
+
+
+def atomic_write(path, write):
+    """Calls ``write(tmp_path)`` then renames tmp_path onto ``path``."""
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{name}")  # keeps the full suffix
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write(text)
+    atomic_write(path, write)
+
+
+def write_json(path, value):
+    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def write_yaml(path, value):
+    write_text(path, yaml.safe_dump(value, sort_keys=True))
+
+
+def read_yaml(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle) or {}

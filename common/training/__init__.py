@@ -1,0 +1,2 @@
+"""Training: Trainer hooks, the harness, its CLI, run folder, callbacks,
+distribution, metrics and plots."""

@@ -1,0 +1,244 @@
+"""Command line of every trainer: argparse with argument groups, plus a YAML
+or JSON config file whose values the flags override; defaults depend on the
+mode (the demo without ``--data``, the paper's settings with it).
+
+Imports nothing heavy: ``--help`` and argument errors answer before
+TensorFlow loads.
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+
+import yaml
+
+import common
+from common.data.demo import DEMOS
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+OPTIMIZERS = ("adam", "sgd")
+
+
+class ConfigError(ValueError):
+    """A bad flag or config value; the CLI prints it on one line, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One option: ``kind`` is a type or "switch"; ``low``/``high`` bound a
+    number (``open_low``: strictly above ``low``)."""
+
+    kind: object
+    help: str
+    choices: tuple = None
+    low: float = None
+    high: float = None
+    open_low: bool = False
+
+    def check(self, dest, value):
+        if value is None or self.kind not in (int, float):
+            return
+        name = "--" + dest.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                self.kind is int and not float(value).is_integer()):
+            raise ConfigError(f"{name}: expected {'an integer' if self.kind is int else 'a number'}"
+                              f", got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}: expected a finite number, got {value}")
+        too_low = self.low is not None and (value <= self.low if self.open_low
+                                            else value < self.low)
+        too_high = self.high is not None and value > self.high
+        if too_low or too_high:
+            low = "" if self.low is None else f"{'>' if self.open_low else '>='} {self.low}"
+            high = "" if self.high is None else f"<= {self.high}"
+            raise ConfigError(f"{name}: expected a value {' and '.join(filter(None, (low, high)))}"
+                              f", got {value}")
+
+
+POSITIVE = {"low": 0, "open_low": True}
+GROUPS = {
+    "data": {
+        "data": Flag(str, "training data: a class-per-folder tree, a CSV (path,label[,split]"
+                          "[,x0,y0,x1,y1]) or demo:NAME with NAME one of "
+                          f"{', '.join(DEMOS)}; without it the method's demo runs"),
+        "val_data": Flag(str, "separate validation data (folder or CSV)"),
+        "image_size": Flag(int, "square input size in pixels", low=8),
+        "skip_bad_images": Flag("switch", "warn about bad images and train on the rest "
+                                          "instead of stopping"),
+    },
+    "model": {
+        "backbone": Flag(str, "backbone name (common.backbones.BACKBONES)"),
+        "weights": Flag(str, "backbone weights: none, imagenet or a local weights file"),
+    },
+    "optimisation": {
+        "epochs": Flag(int, "number of epochs", low=1),
+        "batch_size": Flag(int, "global batch size (split over the replicas)", low=1),
+        "optimizer": Flag(str, "optimizer", OPTIMIZERS),
+        "lr": Flag(float, "learning rate", high=10.0, **POSITIVE),
+        "momentum": Flag(float, "SGD momentum", low=0.0, high=1.0),
+        "weight_decay": Flag(float, "decoupled weight decay", low=0.0, high=1.0),
+        "epsilon": Flag(float, "Adam's epsilon", **POSITIVE),
+        "seed": Flag(int, "random seed (data split, shuffling, initialisation)", low=0),
+    },
+    "augmentation": {
+        "flip": Flag(str, "random flip", FLIPS),
+        "rotation": Flag(float, "random rotation, max degrees (+-)", low=0.0, high=180.0),
+        "translation": Flag(float, "random translation, max fraction of the size (+-)",
+                            low=0.0, high=1.0),
+        "zoom": Flag(float, "random zoom, max fraction (+-)", low=0.0, high=1.0),
+        "brightness": Flag(str, "random brightness factor range 'low,high' (e.g. 0.5,1.5) "
+                                "or none"),
+        "channel_shift": Flag(float, "random intensity shift, max in 0-255 units (+-)",
+                              low=0.0, high=255.0),
+    },
+    "distribution": {
+        "strategy": Flag(str, "tf.distribute strategy (multi_worker reads TF_CONFIG)",
+                         STRATEGIES),
+        "mixed_precision": Flag("switch", "train with the mixed_float16 policy"),
+        "jit_compile": Flag("switch", "compile the train step with XLA"),
+    },
+    "run": {
+        "output": Flag(str, "run folder (default: runs/<method>-<timestamp>)"),
+        "resume": Flag("switch", "continue the interrupted run in --output from its last "
+                                 "finished epoch"),
+        "verbose": Flag(int, "Keras fit verbosity: 0 silent, 1 progress bars, 2 one line "
+                             "per epoch (and TensorFlow's own logs)", (0, 1, 2)),
+    },
+}
+# The homogeneous negative CAM loss, for trainers whose models have CAMs.
+HNC_GROUP = {
+    "hnc_weight": Flag(float, "weight of the homogeneous negative CAM loss (0: off)", low=0.0),
+    "hnc_k": Flag(int, "negative classes per image in the HNC loss (default: all)", low=1),
+    "hnc_variant": Flag(str, "HNC loss variant", ("mse", "kd")),
+}
+HNC_DEFAULTS = {"hnc_weight": 0.0, "hnc_k": None, "hnc_variant": "mse"}
+BASE_DEFAULTS = {"val_data": None, "output": None, "weights": None, "seed": 0,
+                 "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0, "epsilon": 1e-7,
+                 "flip": "none", "rotation": 0.0, "translation": 0.0, "zoom": 0.0,
+                 "brightness": "none", "channel_shift": 0.0,
+                 "strategy": "auto", "mixed_precision": False, "jit_compile": False,
+                 "resume": False, "skip_bad_images": False, "verbose": 1, **HNC_DEFAULTS}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainCommand:
+    """What ``python -m <method>.train`` offers: the method's flags and its two
+    sets of defaults. ``trainer`` names the hooks class
+    (``"package.module:Class"``), imported only after the arguments parse."""
+
+    method: str
+    description: str
+    trainer: str
+    demo_data: str
+    demo_defaults: dict
+    paper_defaults: dict
+    flags: dict = dataclasses.field(default_factory=dict)
+    hnc: bool = True
+
+    @property
+    def prog(self):
+        return f"python -m {self.method}.train"
+
+    def groups(self):
+        groups = dict(GROUPS)
+        if self.hnc:
+            groups["homogeneous negative CAM loss"] = HNC_GROUP
+        if self.flags:
+            groups[self.method] = self.flags
+        return groups
+
+    def all_flags(self):
+        return {dest: flag for group in self.groups().values() for dest, flag in group.items()}
+
+
+def _option(dest):
+    return "--" + dest.replace("_", "-")
+
+
+def _describe(dest, demo, paper):
+    d, p = demo.get(dest, BASE_DEFAULTS.get(dest)), paper.get(dest, BASE_DEFAULTS.get(dest))
+    if d is None and p is None:
+        return ""
+    return f" (default: {d})" if d == p else f" (default: {d} in the demo, {p} with --data)"
+
+
+def build_parser(command, prog=None):
+    """A Parser with one argument group per concern."""
+    parser = Parser(prog=prog or command.prog, description=command.description,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {common.__version__}")
+    parser.add_argument("--config", help="YAML or JSON file of flag values (flags win)")
+    for title, flags in command.groups().items():
+        group = parser.add_argument_group(title)
+        for dest, flag in flags.items():
+            text = flag.help + _describe(dest, command.demo_defaults, command.paper_defaults)
+            if flag.kind == "switch":
+                group.add_argument(_option(dest), dest=dest, action="store_true",
+                                   default=None, help=flag.help)
+            else:
+                group.add_argument(_option(dest), dest=dest, type=flag.kind, default=None,
+                                   choices=flag.choices, help=text)
+    return parser
+
+
+def read_config_file(path, known):
+    """Flag values from a YAML or JSON file; keys may use - or _."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"--config: file '{path}' does not exist")
+    try:
+        with open(path) as handle:
+            values = (json.load(handle) if path.endswith(".json")
+                      else yaml.safe_load(handle)) or {}
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(f"--config: cannot parse '{path}': {error}") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"--config: '{path}' must hold a mapping of flag names to values")
+    values = {str(k).replace("-", "_"): v for k, v in values.items()}
+    unknown = sorted(set(values) - set(known) - {"method"})
+    if unknown:
+        raise ConfigError(f"--config: '{path}' has unknown key(s) {unknown}")
+    return values
+
+
+def resolve(command, parser, argv, saved=None):
+    """Namespace of resolved values: flags > --config file > saved config of
+    a resumed run > mode defaults (demo, or paper with --data). Every value
+    is checked against its flag's choices and range."""
+    args = parser.parse_args(argv)
+    flags = command.all_flags()
+    from_file = read_config_file(args.config, flags) if args.config else {}
+    given = {k: v for k, v in vars(args).items() if v is not None and k != "config"}
+    layered = {**(saved or {}), **from_file, **given}
+    defaults = command.paper_defaults if layered.get("data") else command.demo_defaults
+    resolved = {**BASE_DEFAULTS, **defaults, **layered}
+    for dest, flag in flags.items():
+        resolved.setdefault(dest, None)
+        value = resolved[dest]
+        if flag.choices and value is not None and value not in flag.choices:
+            raise ConfigError(f"{_option(dest)}: expected one of {list(flag.choices)}, "
+                              f"got {value!r}")
+        flag.check(dest, value)
+    if str(resolved.get("weights")).lower() == "none":
+        resolved["weights"] = None
+    return argparse.Namespace(**resolved)
+
+
+def fail(prog, error, status=2):
+    """One line on stderr and exit status 2 (a user error)."""
+    message = str(error).strip().replace("\n", " ")
+    if isinstance(error, FileNotFoundError) and error.filename and error.filename not in message:
+        message = f"{message}: {error.filename}"
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(status)

@@ -1,0 +1,46 @@
+"""``main(command, argv)``: the entry of every ``python -m <method>.train``.
+
+It parses and resolves the arguments before TensorFlow is imported (so
+``--help`` and argument errors answer at once), then imports the method's
+hooks and hands over to ``common.training.harness``.
+"""
+
+import importlib
+import os
+
+from common.io import read_yaml
+from common.training import cli, runfolder
+
+
+def parse(command, argv=None):
+    """The resolved arguments of one training run (user errors raise)."""
+    parser = cli.build_parser(command)
+    first = parser.parse_args(argv)
+    saved = None
+    if first.resume:
+        if not first.output:
+            raise cli.ConfigError("--resume needs --output, the run folder to continue")
+        runfolder.prepare(first.output, resume=True)
+        saved = read_yaml(os.path.join(first.output, "config.yaml"))
+        saved = {k: v for k, v in saved.items() if k not in ("resume", "method")}
+    args = cli.resolve(command, parser, argv, saved)
+    args.output = args.output or runfolder.default_output(command.method)
+    if not args.resume and os.path.isdir(args.output) and os.listdir(args.output):
+        runfolder.prepare(args.output, resume=False)  # raises: never overwrite
+    return args
+
+
+def trainer_of(command):
+    """An instance of the hooks class ``command.trainer`` names."""
+    module, name = command.trainer.split(":")
+    return getattr(importlib.import_module(module), name)(command)
+
+
+def main(command, argv=None):
+    """Runs one training from the command line; returns the run folder."""
+    try:
+        args = parse(command, argv)
+    except (cli.ConfigError, runfolder.RunFolderError) as error:
+        cli.fail(command.prog, error)
+    from common.training import harness
+    return harness.train(command, trainer_of(command), args)

@@ -1,0 +1,172 @@
+"""The training harness behind every ``python -m <method>.train``.
+
+``run`` loads and validates the data before anything trains, builds and
+compiles the model inside ``strategy.scope()``, trains with the run-folder
+callbacks (CSV history, TensorBoard, CAM snapshots, epoch backups), then
+writes ``model.keras``, ``metrics.json``, ``predictions.csv`` and
+``confusion_matrix.png``. A method plugs in through ``Trainer`` hooks.
+"""
+
+import json
+import os
+import sys
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pandas as pd
+
+from common import data as datalib
+from common.backbones import BACKBONES
+from common.data.demo import demo_csv
+from common.io import atomic_write, write_json, write_yaml
+from common.training import cli, runfolder
+from common.training.cam_snapshots import CamSnapshots
+from common.training.distribute import get_strategy
+from common.training.epoch_backup import EpochBackup, restore_backup
+from common.training.metrics import classification_metrics
+from common.training.plots import save_confusion_matrix
+
+SNAPSHOT_IMAGES = 8
+USER_ERRORS = (datalib.DataError, cli.ConfigError, runfolder.RunFolderError,
+               FileNotFoundError, ValueError)
+
+
+def _data_source(args, trainer):
+    source = args.data or trainer.command.demo_data
+    if str(source).startswith("demo:"):
+        return demo_csv(source.split(":", 1)[1], seed=0)
+    return source
+
+
+def load_data(args, trainer, saved_classes=None):
+    """Tables, class names and flags of the run, all validated."""
+    source = _data_source(args, trainer)
+    table, classes = datalib.read_table(source)
+    if saved_classes is not None:
+        if sorted(set(classes) | set(saved_classes)) != saved_classes:
+            raise datalib.DataError(f"--resume: classes of '{source}' {classes} differ from "
+                                    f"the run's classes.json {saved_classes}")
+        classes = saved_classes
+    table = datalib.validate(table, classes, args.skip_bad_images, what="data")
+    train, val, test = datalib.split_table(table, seed=args.seed)
+    if args.val_data:
+        val, _ = datalib.read_table(args.val_data)
+        val = datalib.validate(val, classes, args.skip_bad_images, what="validation")
+    datalib.check_classes_present(train, classes)
+    train = trainer.adjust_train(args, train, classes)
+    if len(val) == 0:
+        raise datalib.DataError(f"'{source}' yields no validation images")
+    splits = {"train": train, "val": val, "test": test}
+    evaluated_on = "test" if len(splits["test"]) else "val"
+    return SimpleNamespace(source=source, folder=os.path.dirname(os.path.abspath(source)),
+                           classes=classes, multi_label=datalib.is_multi_label(table),
+                           train=splits["train"], val=splits["val"],
+                           test=splits[evaluated_on], evaluated_on=evaluated_on)
+
+
+def _snapshot_batch(args, data, trainer):
+    rows = data.val.iloc[:SNAPSHOT_IMAGES]
+    dataset = datalib.make_dataset(rows, data.classes, args.image_size, SNAPSHOT_IMAGES,
+                                   multi_label=data.multi_label,
+                                   extra_inputs=trainer.extra_inputs(args, rows, data))
+    inputs, labels = next(iter(dataset))
+    labels = np.asarray(labels)
+    return inputs, (labels.argmax(-1) if labels.ndim == 2 else labels)
+
+
+def write_predictions(path, table, probabilities, class_names):
+    """predictions.csv: each evaluated image with its classes' probabilities."""
+    frame = pd.DataFrame(probabilities, columns=[f"p_{name}" for name in class_names])
+    frame.insert(0, "predicted", [class_names[i] for i in probabilities.argmax(-1)])
+    frame.insert(0, "label", [";".join(labels) for labels in table["labels"]])
+    frame.insert(0, "path", table["path"].to_numpy())
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False,
+                                                          float_format="%.9g"))
+
+
+def train(command, trainer, args):
+    """Trains one resolved run; user errors in the data or the hooks' checks
+    end it with one line on stderr and exit status 2 before anything is
+    written. Returns the run folder."""
+    try:
+        if args.backbone not in BACKBONES:
+            raise cli.ConfigError(f"--backbone: unknown backbone '{args.backbone}'; expected "
+                                  f"one of {sorted(BACKBONES)}")
+        trainer.check(args)
+        saved_classes = None
+        if args.resume:
+            with open(os.path.join(args.output, "classes.json")) as handle:
+                saved_classes = json.load(handle)
+        keras.utils.set_random_seed(args.seed)
+        if args.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        strategy = get_strategy(args.strategy)  # before any other TensorFlow op
+        data = load_data(args, trainer, saved_classes)
+        augment = trainer.augmentation(args)
+        with strategy.scope():
+            network = trainer.build_network(args, len(data.classes), data.multi_label)
+            model = trainer.build_model(args, network, data)
+            loss = "binary_crossentropy" if data.multi_label else \
+                "sparse_categorical_crossentropy"
+            model.compile(optimizer=trainer.optimizer(args), loss=loss,
+                          metrics=trainer.metrics(args, data.multi_label),
+                          jit_compile=bool(args.jit_compile))
+    except USER_ERRORS as error:
+        cli.fail(command.prog, error)
+    return fit_and_evaluate(command, trainer, args, data, model, augment)
+
+
+def fit_and_evaluate(command, trainer, args, data, model, augment):
+    run = runfolder.prepare(args.output, args.resume)
+    trainable = sum(int(np.prod(w.shape)) for w in model.network.trainable_weights)
+    print(f"{command.method}: {len(data.train)} train / {len(data.val)} val / "
+          f"{len(data.test)} {data.evaluated_on} images, {len(data.classes)} classes, "
+          f"{trainable:,} trainable parameters ({trainable / 1e6:.2f} M); run folder {run}")
+    if not args.resume:
+        write_yaml(os.path.join(run, "config.yaml"),
+                             {**vars(args), "method": command.method})
+        write_json(os.path.join(run, "classes.json"), data.classes)
+
+    def dataset(table, training=False):
+        return datalib.make_dataset(table, data.classes, args.image_size, args.batch_size,
+                                    training=training, augment=augment,
+                                    multi_label=data.multi_label, seed=args.seed,
+                                    extra_inputs=trainer.extra_inputs(args, table, data))
+
+    history = os.path.join(run, "history.csv")
+    backup = os.path.join(run, "backup")
+    done = restore_backup(model, backup) if args.resume else 0
+    runfolder.trim_history(history, done)
+    images, labels = _snapshot_batch(args, data, trainer)
+    callbacks = [
+        keras.callbacks.CSVLogger(history, append=True),
+        keras.callbacks.TensorBoard(os.path.join(run, "tensorboard")),
+        CamSnapshots(images, os.path.join(run, "cams"), labels, data.classes,
+                     true_class_maps=trainer.true_class_maps,
+                     feature_layer=trainer.feature_layer(args)),
+        *trainer.callbacks(args, run, data),
+        # Last, so an epoch is marked done only after the other callbacks ran.
+        EpochBackup(backup),
+    ]
+    model.fit(dataset(data.train, training=True), validation_data=dataset(data.val),
+              epochs=args.epochs, initial_epoch=done, callbacks=callbacks, verbose=args.verbose,
+              shuffle=False, class_weight=trainer.class_weight(args, data))
+
+    network = trainer.export(model)
+    runfolder.save_model(network, os.path.join(run, "model.keras"))
+    test = dataset(data.test)
+    probabilities = network.predict(test, verbose=0)
+    y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
+    metrics = classification_metrics(y_true, probabilities, data.classes, data.multi_label)
+    metrics["evaluated_on"] = data.evaluated_on
+    metrics.update(trainer.extra_metrics(args, network, data, probabilities))
+    write_json(os.path.join(run, "metrics.json"), metrics)
+    write_predictions(os.path.join(run, "predictions.csv"), data.test, probabilities,
+                      data.classes)
+    if not data.multi_label:
+        save_confusion_matrix(os.path.join(run, "confusion_matrix.png"), y_true,
+                              probabilities.argmax(-1), data.classes)
+    print(f"{command.method}: {data.evaluated_on} accuracy {metrics['accuracy']:.4f}; "
+          f"wrote {run}", file=sys.stderr)
+    return run

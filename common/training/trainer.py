@@ -1,0 +1,111 @@
+"""``Trainer``: the hooks through which a method plugs into the harness.
+
+The harness calls them in this order: ``check`` (resolved args), ``adjust_train``
+and ``extra_inputs`` (data), ``augmentation``, then inside
+``strategy.scope()``: ``build_network``, ``build_model``, ``optimizer``,
+``metrics``; then ``callbacks``, ``class_weight``, ``feature_layer`` (the CAM
+snapshots), ``fit``, ``export`` and ``extra_metrics``. The defaults train the
+plain CAM classifier (backbone -> GAP -> Dense) with the optional HNC loss.
+"""
+
+import keras
+
+from common.backbones import build_backbone
+from common.classifier import GuidedClassifier, build_cam_classifier
+from common.data.augment import build_augmentation
+from common.training.cli import ConfigError
+
+
+def make_optimizer(name, lr, momentum=0.9, weight_decay=0.0, epsilon=1e-7):
+    """``sgd`` (with momentum) or ``adam``; a non-zero ``weight_decay`` is
+    Keras's decoupled weight decay (Adam with it is AdamW)."""
+    decay = weight_decay or None
+    if name == "sgd":
+        return keras.optimizers.SGD(lr, momentum=momentum, weight_decay=decay)
+    return keras.optimizers.Adam(lr, epsilon=epsilon, weight_decay=decay)
+
+
+def hnc_options(args):
+    """The GuidedClassifier keyword arguments of the HNC flags."""
+    return {"hnc_weight": args.hnc_weight or 0.0, "hnc_k": args.hnc_k,
+            "hnc_variant": args.hnc_variant or "mse"}
+
+
+def parse_brightness(value):
+    """'low,high' -> (low, high) or None for 'none'."""
+    if str(value).lower() == "none":
+        return None
+    try:
+        brightness = tuple(float(v) for v in str(value).split(","))
+        assert len(brightness) == 2 and 0 <= brightness[0] <= brightness[1]
+    except (ValueError, AssertionError):
+        raise ConfigError(f"--brightness: expected 'low,high' with 0 <= low <= high, got "
+                          f"{value!r}") from None
+    return brightness
+
+
+class Trainer:
+    """Hooks of one method (see the module docstring for when each runs)."""
+
+    true_class_maps = False  # CAM snapshots show the true class's map, not the predicted
+
+    def __init__(self, command):
+        self.command = command
+
+    def check(self, args):
+        """Method-specific checks of the resolved args (raise ConfigError)."""
+        parse_brightness(args.brightness)
+
+    def optimizer(self, args):
+        return make_optimizer(args.optimizer, args.lr, args.momentum, args.weight_decay,
+                              args.epsilon)
+
+    def augmentation(self, args):
+        """A callable on batches of training images (or the inputs dict), or None."""
+        return build_augmentation(None if args.flip == "none" else args.flip, args.rotation,
+                                  args.translation, args.zoom,
+                                  parse_brightness(args.brightness), args.channel_shift,
+                                  seed=args.seed)
+
+    def build_backbone(self, args):
+        return build_backbone(args.backbone, (args.image_size, args.image_size, 3),
+                              args.weights)
+
+    def build_network(self, args, num_classes, multi_label):
+        """The deployable functional classifier."""
+        return build_cam_classifier(self.build_backbone(args), num_classes, multi_label)
+
+    def build_model(self, args, network, data):
+        """The model ``fit`` trains (a GuidedClassifier around ``network``)."""
+        return GuidedClassifier(network, **hnc_options(args))
+
+    def metrics(self, args, multi_label):
+        return ["binary_accuracy"] if multi_label else ["accuracy"]
+
+    def adjust_train(self, args, train, classes):
+        """The training table to use (e.g. with a class oversampled)."""
+        return train
+
+    def extra_inputs(self, args, table, data):
+        """Dict name -> per-row arrays added to the image inputs, or None."""
+        return None
+
+    def callbacks(self, args, run, data):
+        return []
+
+    def class_weight(self, args, data):
+        """Dict class index -> loss weight for fit(), or None."""
+        return None
+
+    def feature_layer(self, args):
+        """Layer whose Grad-CAM the per-epoch snapshots show (None: the last
+        4-D layer)."""
+        return None
+
+    def export(self, model):
+        """The deployable model written as model.keras."""
+        return model.network
+
+    def extra_metrics(self, args, network, data, probabilities):
+        """The method's own entries of metrics.json."""
+        return {}

@@ -1,0 +1,51 @@
+"""The FSA hooks of the training harness (``python -m fsa.train``)."""
+
+import os
+
+from common.training.cli import ConfigError
+from common.training.trainer import Trainer, hnc_options
+from fsa.masks import load_masks
+from fsa.model import FsaModel, StageSwitch
+from fsa.network import build_cam_network, build_squeezenet
+
+# variant -> (stage after the warm-up, it stays for the whole run)
+STAGES = {"ce": (1, True), "mse": (1, True), "stage1": (1, True), "stage2": (2, True),
+          "fsa": (1, False)}
+
+
+class FsaTrainer(Trainer):
+    true_class_maps = True
+
+    def check(self, args):
+        super().check(args)
+        if args.epochs is None:
+            args.epochs = args.warmup_epochs + args.stage1_epochs + args.stage2_epochs
+        if args.data and not args.masks and args.variant != "ce":
+            raise ConfigError("--masks is required with --data (a .npz or .json mask "
+                              "set, see fsa.masks)")
+
+    def build_network(self, args, num_classes, multi_label):
+        shape = (args.image_size, args.image_size, 3)
+        if args.backbone == "squeezenet1_1":
+            return build_squeezenet(num_classes, shape, args.weights)
+        return build_cam_network(self.build_backbone(args), num_classes)
+
+    def build_model(self, args, network, data):
+        path = args.masks or os.path.join(data.folder, "masks.npz")
+        masks, counts = load_masks(path, data.classes)
+        stage, _ = STAGES[args.variant]
+        return FsaModel(network, masks, counts, stage=0 if args.warmup_epochs else stage,
+                        lambda_fsa=0.0 if args.variant == "ce" else args.lambda_fsa,
+                        lambda_reg=0.0 if args.variant == "mse" else args.lambda_reg,
+                        **hnc_options(args))
+
+    def callbacks(self, args, run, data):
+        if args.variant == "ce":
+            return []
+        stage, fixed = STAGES[args.variant]
+        if not fixed:
+            return [StageSwitch(args.stage1_epochs, args.warmup_epochs)]
+        return [StageSwitch(None if stage == 1 else 0, args.warmup_epochs)]
+
+    def extra_metrics(self, args, network, data, probabilities):
+        return {"variant": args.variant}

@@ -1,0 +1,115 @@
+"""The layout the design card asks for: no import cycle, layers import only
+downward, method packages are independent, small files, documented
+sub-packages, and a README layout that matches the tree."""
+
+import ast
+import graphlib
+import os
+import re
+import subprocess
+import sys
+
+import grimp
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("common", "agnet", "fsa", "distraction", "fam")
+METHODS = PACKAGES[1:]
+# common's layers, highest first; a module may import only from lower layers.
+COMMON_LAYERS = (
+    grimp.Layer("train", "explain", "report"),           # the commands
+    grimp.Layer("training"),                              # harness, CLI, callbacks
+    grimp.Layer("classifier", "data", "saving", independent=True),
+    grimp.Layer("cam", "losses", "layers", "backbones", independent=True),
+    grimp.Layer("io", "keras_compat", "lazy", independent=True),
+)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return grimp.build_graph(*PACKAGES, cache_dir=None)
+
+
+def _tracked(pattern):
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
+                          pattern], cwd=ROOT, capture_output=True, text=True, check=True)
+    return sorted(out.stdout.split())
+
+
+def test_no_import_cycle(graph):
+    sorter = graphlib.TopologicalSorter()
+    for module in graph.modules:
+        sorter.add(module, *graph.find_modules_directly_imported_by(module))
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as error:
+        pytest.fail(f"import cycle: {' -> '.join(error.args[1])}")
+
+
+def test_common_layers_import_only_downward(graph):
+    illegal = graph.find_illegal_dependencies_for_layers(COMMON_LAYERS, containers={"common"})
+    assert not illegal, [(d.importer, d.imported, [r.heads for r in d.routes])
+                         for d in illegal]
+
+
+def test_methods_import_common_never_each_other(graph):
+    for method in METHODS:
+        for other in PACKAGES:
+            if other == method:
+                continue
+            chain = graph.find_shortest_chain(importer=other, imported=method,
+                                              as_packages=True)
+            assert chain is None, f"{other} imports {method}: {chain}"
+
+
+def test_every_module_imports_in_a_fresh_interpreter():
+    modules = [path[:-3].replace("/", ".").removesuffix(".__init__")
+               for path in _tracked("*.py") if path.split("/")[0] in PACKAGES]
+    done = subprocess.run([sys.executable, "-c", "\n".join(f"import {m}" for m in modules)],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_files_are_small():
+    long = {}
+    for path in _tracked("*.py"):
+        with open(os.path.join(ROOT, path)) as handle:
+            lines = sum(1 for _ in handle)
+        if lines > 300:
+            long[path] = lines
+    assert not long, long
+
+
+def test_every_common_subpackage_has_a_one_line_docstring():
+    for folder, _, files in os.walk(os.path.join(ROOT, "common")):
+        if "__init__.py" not in files or "__pycache__" in folder:
+            continue
+        with open(os.path.join(folder, "__init__.py")) as handle:
+            doc = ast.get_docstring(ast.parse(handle.read()))
+        assert doc, folder
+        assert doc.split("\n\n")[0].count(".") >= 1, (folder, doc)
+
+
+def _readme_layout():
+    with open(os.path.join(ROOT, "README.md")) as handle:
+        text = handle.read()
+    block = re.search(r"## Layout\n.*?```text\n(.*?)```", text, flags=re.S)
+    assert block, "README has no '## Layout' section with a text block"
+    paths, stack = set(), []
+    for line in block.group(1).splitlines():
+        if not line.strip():
+            continue
+        indent = (len(line) - len(line.lstrip())) // 2
+        name = line.split()[0]
+        stack = stack[:indent] + [name.rstrip("/")]
+        if not name.endswith("/"):
+            paths.add("/".join(stack))
+    return paths
+
+
+def test_readme_layout_matches_the_tree():
+    listed = {p for p in _readme_layout() if p.endswith(".py")}
+    tracked = {p for p in _tracked("*.py") if p.split("/")[0] in PACKAGES}
+    assert listed == tracked, {"missing from README": sorted(tracked - listed),
+                               "not in the tree": sorted(listed - tracked)}
