@@ -15,13 +15,13 @@ from common.training import cli, runfolder
 def parse(command, argv=None):
     """The resolved arguments of one training run (user errors raise)."""
     parser = cli.build_parser(command)
-    first = parser.parse_args(argv)
+    command_line = parser.parse_args(argv)  # before --config and saved values
     saved = None
-    if first.resume:
-        if not first.output:
+    if command_line.resume:
+        if not command_line.output:
             raise cli.ConfigError("--resume needs --output, the run folder to continue")
-        runfolder.prepare(first.output, resume=True)
-        saved = read_yaml(os.path.join(first.output, "config.yaml"))
+        runfolder.prepare(command_line.output, resume=True)
+        saved = read_yaml(os.path.join(command_line.output, "config.yaml"))
         saved = {k: v for k, v in saved.items() if k not in ("resume", "method")}
     args = cli.resolve(command, parser, argv, saved)
     args.output = args.output or runfolder.default_output(command.method)
