@@ -5,6 +5,25 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from common.layers import softmax32
+
+
+def _sampling_weights(starts, ends, size, points):
+    """(B, R, points, size) bilinear weights of ``points`` samples from
+    ``start * (size - 1)`` to ``end * (size - 1)`` (normalised, inclusive, as
+    ``tf.image.crop_and_resize``; one point: the middle); a sample outside
+    [0, size - 1] weighs 0 (crop_and_resize's extrapolation value)."""
+    extent = tf.cast(size - 1, starts.dtype)
+    if points > 1:
+        steps = tf.range(points, dtype=starts.dtype) / (points - 1)
+        samples = (starts[..., None] + (ends - starts)[..., None] * steps) * extent
+    else:
+        samples = ((starts + ends) / 2 * extent)[..., None]
+    inside = tf.cast((samples >= 0) & (samples <= extent), samples.dtype)
+    grid = tf.range(size, dtype=samples.dtype)
+    tent = tf.nn.relu(1.0 - tf.abs(samples[..., None] - grid))  # (B, R, P, size)
+    return tent * inside[..., None]
+
 
 @keras.saving.register_keras_serializable(package="agnet")
 class RegionPooling(keras.layers.Layer):
@@ -12,7 +31,10 @@ class RegionPooling(keras.layers.Layer):
 
     Inputs: features (B, h, w, C) and boxes (B, R, 4) normalised
     ``[y1, x1, y2, x2]``. Output (B, R + 1, P, P, C): the R regions, then the
-    whole image (``tf.image.crop_and_resize``).
+    whole image. The same samples as ``tf.image.crop_and_resize`` (boxes
+    partly outside the map, flipped boxes), computed as two separable
+    weight matrices and matmuls, so it compiles with XLA and converts to
+    LiteRT with builtin ops (CropAndResize has neither).
     """
 
     def __init__(self, pool_size=7, **kwargs):
@@ -22,15 +44,14 @@ class RegionPooling(keras.layers.Layer):
     def call(self, features, boxes):
         batch = tf.shape(boxes)[0]
         whole = tf.tile(tf.constant([[[0.0, 0.0, 1.0, 1.0]]], boxes.dtype), [batch, 1, 1])
-        boxes = tf.concat([boxes, whole], axis=1)
-        count = tf.shape(boxes)[1]
-        index = tf.repeat(tf.range(batch), count)
-        pooled = tf.image.crop_and_resize(tf.cast(features, tf.float32),
-                                          tf.reshape(tf.cast(boxes, tf.float32), (-1, 4)),
-                                          index, (self.pool_size, self.pool_size))
-        pooled = tf.cast(pooled, features.dtype)
-        return tf.reshape(pooled, (batch, count, self.pool_size, self.pool_size,
-                                   features.shape[-1]))
+        boxes = tf.cast(tf.concat([boxes, whole], axis=1), tf.float32)
+        features32 = tf.cast(features, tf.float32)
+        height, width = tf.shape(features)[1], tf.shape(features)[2]
+        rows = _sampling_weights(boxes[..., 0], boxes[..., 2], height, self.pool_size)
+        cols = _sampling_weights(boxes[..., 1], boxes[..., 3], width, self.pool_size)
+        across = tf.einsum("brqw,bhwc->brhqc", cols, features32)  # (B, R+1, h, P, C)
+        pooled = tf.einsum("brph,brhqc->brpqc", rows, across)  # (B, R+1, P, P, C)
+        return tf.cast(pooled, features.dtype)
 
     def compute_output_shape(self, features_shape, boxes_shape):
         regions = None if boxes_shape[1] is None else boxes_shape[1] + 1
@@ -115,12 +136,15 @@ class RegionImportance(keras.layers.Layer):
     ``f_hat = sum_r w_r alpha_r``. (B, R, D) -> (B, D)."""
 
     def build(self, input_shape):
-        self.score = keras.layers.Dense(1, name="score")
+        self.score = keras.layers.Dense(1, name="score", dtype=self.dtype_policy)
         self.score.build(input_shape)
 
+    def region_weights(self, alpha):
+        """(B, R, 1) importance weights w of the regions (softmax in float32)."""
+        return softmax32(self.score(alpha), axis=1)
+
     def call(self, alpha):
-        weights = ops.softmax(self.score(alpha), axis=1)  # (B, R, 1)
-        return ops.sum(weights * alpha, axis=1)
+        return ops.sum(self.region_weights(alpha) * alpha, axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])

@@ -15,7 +15,7 @@ def region_weights(model, inputs):
     from keras import ops
     layer = model.get_layer("region_importance")
     alpha = keras.Model(model.inputs, layer.input)(inputs)
-    return ops.convert_to_numpy(ops.softmax(layer.score(alpha), axis=1)[..., 0])
+    return ops.convert_to_numpy(layer.region_weights(alpha)[..., 0])
 
 
 def draw(image, boxes, weights, strongest=3):

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from common.cam import class_activation_maps, find_layer, tap_model
-from common.keras_compat import producing_layer
+from common.keras_compat import DistributedBuildFix, producing_layer, reducible_logs
 from common.losses import hnc_sum_and_count
 
 
@@ -57,7 +57,7 @@ def _sum_over_replicas(value):
 
 
 @keras.saving.register_keras_serializable(package="common")
-class GuidedClassifier(keras.Model):
+class GuidedClassifier(DistributedBuildFix, keras.Model):
     """Trains a functional classifier ``network`` with CAM-based extra losses.
 
     ``train_step`` runs the network once through a tapped copy that also
@@ -238,12 +238,12 @@ class GuidedClassifier(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return reducible_logs(self.compute_metrics(x, y, y_pred, sample_weight=sample_weight))
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         _, y_pred = self._loss(x, y, sample_weight, training=False)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return reducible_logs(self.compute_metrics(x, y, y_pred, sample_weight=sample_weight))
 
     def get_config(self):
         return {**super().get_config(),

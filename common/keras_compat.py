@@ -1,6 +1,10 @@
-"""The one place that relies on Keras internals, each use with the reason
-no public API does the job; ``tests/common/test_keras_compat.py`` fails
-loudly when a Keras upgrade changes them."""
+"""The one place that relies on Keras internals or works around Keras
+bugs, each with the reason no public API does the job;
+``tests/common/test_keras_compat.py`` fails loudly when a Keras upgrade
+changes them (or fixes the bugs, so the workarounds can go)."""
+
+import keras
+import tensorflow as tf
 
 
 def producing_layer(tensor):
@@ -16,3 +20,60 @@ def producing_layer(tensor):
     if history is None:
         raise TypeError(f"{tensor!r} is not a symbolic tensor of a functional model")
     return history.operation
+
+
+def in_multi_worker_mode(strategy):
+    """Whether ``strategy`` spans several worker processes (TF_CONFIG)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    resolver = strategy.cluster_resolver
+    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    return sum(len(tasks) for tasks in spec.values()) > 1
+
+
+def first_replica(strategy, batch):
+    """``batch`` with every distributed value replaced by the first local
+    replica's part (the shapes and dtypes a symbolic build needs)."""
+    return keras.tree.map_structure(
+        lambda v: strategy.experimental_local_results(v)[0]
+        if isinstance(v, tf.distribute.DistributedValues) else v, batch)
+
+
+def reducible_logs(logs):
+    """Step logs that Keras can reduce in multi-worker mode.
+
+    tensorflow/tensorflow#72388: with MultiWorkerMirroredStrategy, Keras 3's
+    ``reduce_per_replica`` reduces each scalar log with
+    ``strategy.reduce("MEAN", v, axis=0)``, which fails ("Invalid reduction
+    dimension 0 for input with 0 dimensions"). A (1,) log reduces to the
+    same scalar. Elsewhere the logs stay scalars.
+    """
+    if not in_multi_worker_mode(tf.distribute.get_strategy()):
+        return logs
+    return {name: tf.reshape(value, (1,)) for name, value in logs.items()}
+
+
+class DistributedBuildFix:
+    """Mixin for ``keras.Model`` subclasses: the symbolic build of ``fit``
+    under a tf.distribute strategy reads the first replica's batch.
+
+    keras-team/keras#20329: Keras 3's ``_maybe_symbolic_build`` reduces the
+    whole first data batch with ``strategy.reduce("MEAN", batch, axis=None)``
+    only to learn its shapes; the collective (multi-worker) strategy cannot
+    reduce nested structures ("Attempt to convert a value (PerReplica...)"),
+    and when the last batch splits unevenly over the replicas their shapes
+    differ (AddN fails). It also takes that batch with ``next()`` from the
+    training iterator, which ``steps_per_epoch`` keeps across epochs, so the
+    first batch is never trained on; this reads a fresh iterator instead.
+    Overrides that private method; ``tests/common/test_keras_compat.py``
+    fails when Keras changes it.
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            data_batch = next(iter(iterator._get_iterator()))
+            data_batch = first_replica(self.distribute_strategy, data_batch)
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)

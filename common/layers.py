@@ -5,10 +5,16 @@ import keras
 from keras import ops
 
 
-def _conv1x1(filters, name, spectral_norm):
-    conv = keras.layers.Conv2D(filters, 1, name=name)
+def softmax32(x, axis=-1):
+    """Softmax computed in float32 (exp overflows float16 above ~11), returned
+    in ``x``'s dtype: the attention weights of mixed-precision models."""
+    return ops.cast(ops.softmax(ops.cast(x, "float32"), axis=axis), x.dtype)
+
+
+def _conv1x1(filters, name, spectral_norm, dtype):
+    conv = keras.layers.Conv2D(filters, 1, name=name, dtype=dtype)
     if spectral_norm:
-        return keras.layers.SpectralNormalization(conv, name=f"{name}_sn")
+        return keras.layers.SpectralNormalization(conv, name=f"{name}_sn", dtype=dtype)
     return conv
 
 
@@ -35,9 +41,9 @@ class SelfAttention2D(keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         inner = max(1, channels // self.reduction)
-        self.query = _conv1x1(inner, "query", self.spectral_norm)
-        self.key = _conv1x1(inner, "key", self.spectral_norm)
-        self.value = _conv1x1(channels, "value", self.spectral_norm)
+        self.query = _conv1x1(inner, "query", self.spectral_norm, self.dtype_policy)
+        self.key = _conv1x1(inner, "key", self.spectral_norm, self.dtype_policy)
+        self.value = _conv1x1(channels, "value", self.spectral_norm, self.dtype_policy)
         for conv in (self.query, self.key, self.value):
             conv.build(input_shape)
         self.gamma = self.add_weight(name="gamma", shape=(), initializer="zeros")
@@ -48,7 +54,7 @@ class SelfAttention2D(keras.layers.Layer):
         q = ops.reshape(self.query(x, training=training), (batch, height * width, -1))
         k = ops.reshape(self.key(x, training=training), (batch, height * width, -1))
         v = ops.reshape(self.value(x, training=training), (batch, height * width, channels))
-        attention = ops.softmax(ops.matmul(q, ops.transpose(k, (0, 2, 1))), axis=-1)
+        attention = softmax32(ops.matmul(q, ops.transpose(k, (0, 2, 1))), axis=-1)
         attended = ops.reshape(ops.matmul(attention, v), (batch, height, width, channels))
         return ops.cast(self.gamma, x.dtype) * attended + x
 
@@ -79,8 +85,10 @@ class SEResidual(keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         self.squeeze = keras.layers.Dense(max(1, channels // self.reduction),
-                                          activation="relu", name="squeeze")
-        self.excite = keras.layers.Dense(channels, activation="sigmoid", name="excite")
+                                          activation="relu", name="squeeze",
+                                          dtype=self.dtype_policy)
+        self.excite = keras.layers.Dense(channels, activation="sigmoid", name="excite",
+                                         dtype=self.dtype_policy)
         self.squeeze.build((None, channels))
         self.excite.build((None, self.squeeze.units))
 
@@ -109,14 +117,14 @@ class GapGmpPooling(keras.layers.Layer):
     """
 
     def build(self, input_shape):
-        self.score = keras.layers.Dense(1, name="score")
+        self.score = keras.layers.Dense(1, name="score", dtype=self.dtype_policy)
         self.score.build((None, input_shape[-1]))
 
     def call(self, x):
         p_gap = ops.mean(x, axis=(1, 2))
         p_gmp = ops.max(x, axis=(1, 2))
         scores = ops.concatenate([self.score(p_gmp), self.score(p_gap)], axis=-1)
-        w = ops.softmax(scores, axis=-1)  # (B, 2)
+        w = softmax32(scores, axis=-1)  # (B, 2)
         return w[:, :1] * p_gmp + w[:, 1:] * p_gap
 
     def compute_output_shape(self, input_shape):
@@ -152,7 +160,8 @@ class MemoryRead(keras.layers.Layer):
         channels = input_shape[-1]
         dim = self.key_dim or max(1, channels // 16)
         self._dim = dim
-        self.encoder = keras.layers.Conv2D(dim, 1, name="query_encoder")
+        self.encoder = keras.layers.Conv2D(dim, 1, name="query_encoder",
+                                           dtype=self.dtype_policy)
         self.encoder.build(input_shape)
         self.keys = self.add_weight(name="keys", shape=(self.num_slots, dim),
                                     initializer="glorot_uniform")
@@ -164,7 +173,7 @@ class MemoryRead(keras.layers.Layer):
         keys = ops.cast(self.keys, q.dtype)
         beta = ops.einsum("bhwd,nd->bhwn", q, keys) / ops.sqrt(
             ops.cast(self._dim, q.dtype))
-        s = ops.softmax(beta, axis=-1)
+        s = softmax32(beta, axis=-1)
         w = ops.einsum("bhwn,nc->bhwc", s, ops.cast(self.values, q.dtype))
         return ops.sigmoid(ops.sum(w * x, axis=-1, keepdims=True))
 

@@ -6,7 +6,7 @@ from keras import ops
 
 from common.classifier import GuidedClassifier
 from common.keras_compat import producing_layer
-from common.layers import MemoryRead
+from common.layers import MemoryRead, softmax32
 from fam.losses import diversity_loss, sparsity_loss
 
 
@@ -33,14 +33,14 @@ class PartImportance(keras.layers.Layer):
         self.learned = bool(learned)
 
     def build(self, input_shape):
-        self.score = keras.layers.Dense(1, name="score")
+        self.score = keras.layers.Dense(1, name="score", dtype=self.dtype_policy)
         self.score.build(input_shape)
 
     def part_weights(self, parts):
         """(B, K, 1) weights t of the K part features (B, K, C)."""
         if not self.learned:
             return ops.ones_like(parts[..., :1]) / ops.cast(ops.shape(parts)[1], parts.dtype)
-        return ops.softmax(self.score(parts), axis=1)
+        return softmax32(self.score(parts), axis=1)
 
     def call(self, parts):
         return ops.sum(self.part_weights(parts) * parts, axis=1)

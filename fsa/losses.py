@@ -2,27 +2,41 @@
 
 import tensorflow as tf
 
+FITS = ("bce", "mse")
 
-def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_reg=0.2):
-    """Pushes the sigmoid of the true class's CAM toward its predefined mask.
+
+def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_reg=0.2,
+             fit="bce"):
+    """Pushes the true class's CAM toward its predefined mask.
 
     Args:
-        cam_logits: (B, h, w, C) pre-activation CAMs.
+        cam_logits: (B, h, w, C) pre-activation CAMs A.
         masks: (C, M, h, w) masks on the CAM grid; counts: (C,) valid masks
             per class (0: no prior, the image adds no loss).
         labels: int (B,). stage: 1 (target = max of the class's masks) or 2
-            (target = the closest valid mask, chosen without gradient).
+            (target = the valid mask closest to T(A), chosen without gradient).
+        fit: the first term. ``"mse"``: the paper's ``mean_hw (T(A) -
+            target)^2`` with T = sigmoid; its gradient ``2 (T - target) T (1 -
+            T)`` vanishes once the logits are far below 0, so a CAM pushed
+            there never comes back. ``"bce"``: binary cross-entropy between
+            T(A) and the target, computed from the logits; the same
+            minimiser, T(A) = target, and a gradient ``T - target`` that never
+            vanishes while the two differ.
     Returns:
-        ``lambda_fsa * mean_i [mean_hw (T(A_ci) - target_i)^2
-        + lambda_reg * sum_{c != ci} mean_hw (T(A_c) * target_i)]``, T = sigmoid.
+        ``lambda_fsa * mean_i [fit_i + lambda_reg * sum_{c != ci} mean_hw
+        (T(A_c) * target_i)]``, images without masks contributing 0.
     """
-    activation = tf.sigmoid(tf.cast(cam_logits, tf.float32))  # (B, h, w, C)
+    if fit not in FITS:
+        raise ValueError(f"--fit-loss: expected one of {FITS}, got {fit!r}")
+    logits = tf.cast(cam_logits, tf.float32)
+    activation = tf.sigmoid(logits)  # (B, h, w, C)
     labels = tf.cast(tf.reshape(labels, (-1,)), tf.int32)
     masks = tf.cast(masks, tf.float32)
     own_masks = tf.gather(masks, labels)  # (B, M, h, w)
     own_counts = tf.gather(tf.cast(counts, tf.int32), labels)  # (B,)
     valid = tf.range(tf.shape(masks)[1])[None, :] < own_counts[:, None]  # (B, M)
-    true_map = tf.gather(activation, labels, axis=3, batch_dims=1)  # (B, h, w)
+    true_logits = tf.gather(logits, labels, axis=3, batch_dims=1)  # (B, h, w)
+    true_map = tf.sigmoid(true_logits)
 
     def closest():
         distance = tf.reduce_sum(tf.square(true_map[:, None] - own_masks), axis=(2, 3))
@@ -34,8 +48,12 @@ def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_r
         return tf.reduce_max(tf.where(valid[:, :, None, None], own_masks, 0.0), axis=1)
 
     target = tf.cond(tf.equal(tf.cast(stage, tf.int32), 2), closest, union)  # (B, h, w)
-    fit = tf.reduce_mean(tf.square(true_map - target), axis=(1, 2))
+    if fit == "mse":
+        per_cell = tf.square(true_map - target)
+    else:
+        per_cell = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=true_logits)
+    first = tf.reduce_mean(per_cell, axis=(1, 2))
     overlap = tf.reduce_mean(activation * target[..., None], axis=(1, 2))  # (B, C)
     others = tf.reduce_sum(overlap, axis=1) - tf.gather(overlap, labels, axis=1, batch_dims=1)
-    per_image = tf.where(own_counts > 0, fit + lambda_reg * others, 0.0)
+    per_image = tf.where(own_counts > 0, first + lambda_reg * others, 0.0)
     return lambda_fsa * tf.reduce_mean(per_image)

@@ -10,8 +10,10 @@ a JSON file ``{"image_size": [H, W], "classes": {name: {"centers": [[y, x],
 import json
 import os
 
-import cv2
 import numpy as np
+
+
+MASK_PEAKS = ("one", "raw")
 
 
 class MaskError(ValueError):
@@ -86,13 +88,46 @@ def load_masks(path, class_names):
     return masks, counts
 
 
-def masks_to_grid(masks, grid_shape):
-    """Resamples (C, M, H, W) masks to the CAM grid (C, M, h, w) by area
-    averaging (bilinear when upsampling)."""
-    masks = np.asarray(masks, np.float32)
-    h, w = grid_shape
-    shrink = h <= masks.shape[2] and w <= masks.shape[3]
-    method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    flat = masks.reshape(-1, *masks.shape[2:])
-    grid = np.stack([cv2.resize(m, (w, h), interpolation=method) for m in flat])
-    return np.clip(grid.reshape(*masks.shape[:2], h, w), 0.0, 1.0)
+def _cell_weights(centres, length, scale):
+    """(cells, length) row-normalised weights: each mask pixel belongs to the
+    cell whose centre is nearest (``scale``: mask pixels per input pixel);
+    a cell smaller than a pixel gets the pixel nearest its centre."""
+    centres = (np.asarray(centres, np.float64) + 0.5) * scale - 0.5
+    pixels = np.arange(length)
+    nearest = np.abs(pixels[:, None] - centres[None]).argmin(axis=1)  # (length,)
+    weights = (nearest[None] == np.arange(len(centres))[:, None]).astype(np.float64)
+    empty = np.flatnonzero(weights.sum(1) == 0)
+    weights[empty, np.clip(np.round(centres[empty]).astype(int), 0, length - 1)] = 1.0
+    return weights / weights.sum(1, keepdims=True)
+
+
+def masks_on_grid(masks, geometry, input_size, peak="one"):
+    """(C, M, h, w) masks on a CAM grid: each cell gets the mean of the mask
+    pixels nearest its receptive-field centre (``geometry``, from
+    ``common.receptive_field``), so a one-pixel mask lands in the cell whose
+    centre is nearest, and a smooth mask is sampled at the centres (blurred
+    by at most one cell).
+
+    ``masks``: (C, M, H, W) in [0, 1] drawn on images of any size;
+    ``input_size``: the model's (height, width). ``peak="one"`` rescales each
+    non-empty mask to a grid maximum of 1 (a sigmoid target that reaches its
+    top, whatever the grid's coarseness); ``"raw"`` keeps the values.
+    """
+    if peak not in MASK_PEAKS:
+        raise MaskError(f"--mask-peak: expected one of {MASK_PEAKS}, got {peak!r}")
+    masks = np.asarray(masks, np.float64)
+    rows, cols = (_cell_weights(c, n, n / size) for c, n, size in zip(
+        geometry.centres(), masks.shape[2:], input_size))
+    grid = np.einsum("yh,cmhw,xw->cmyx", rows, masks, cols)
+    if peak == "one":
+        top = grid.max(axis=(2, 3), keepdims=True)
+        grid = np.where(top > 0, grid / np.where(top > 0, top, 1.0), 0.0)
+    return np.clip(grid, 0.0, 1.0).astype(np.float32)
+
+
+def small_masks(grid, counts, class_names, minimum=2):
+    """Classes with a mask that covers fewer than ``minimum`` grid cells above
+    0.5: such a target cannot shape a CAM (one cell is a point)."""
+    covered = (np.asarray(grid) > 0.5).sum(axis=(2, 3))  # (C, M)
+    return [name for name, cells, count in zip(class_names, covered, counts)
+            if count and cells[:count].min() < minimum]

@@ -1,11 +1,13 @@
 """The FSA hooks of the training harness (``python -m fsa.train``)."""
 
 import os
+import sys
 
 from common.training.cli import ConfigError
 from common.training.trainer import Trainer, hnc_options
-from fsa.masks import load_masks
+from fsa.masks import load_masks, small_masks
 from fsa.model import FsaModel, StageSwitch
+from fsa.monitor import DeadCamMonitor
 from fsa.network import build_cam_network, build_squeezenet
 
 # variant -> (stage after the warm-up, it stays for the whole run)
@@ -20,7 +22,8 @@ class FsaTrainer(Trainer):
         super().check(args)
         if args.epochs is None:
             args.epochs = args.warmup_epochs + args.stage1_epochs + args.stage2_epochs
-        if args.data and not args.masks and args.variant != "ce":
+        user_data = args.data and not str(args.data).startswith("demo:")
+        if user_data and not args.masks and args.variant != "ce":
             raise ConfigError("--masks is required with --data (a .npz or .json mask "
                               "set, see fsa.masks)")
 
@@ -34,18 +37,33 @@ class FsaTrainer(Trainer):
         path = args.masks or os.path.join(data.folder, "masks.npz")
         masks, counts = load_masks(path, data.classes)
         stage, _ = STAGES[args.variant]
-        return FsaModel(network, masks, counts, stage=0 if args.warmup_epochs else stage,
-                        lambda_fsa=0.0 if args.variant == "ce" else args.lambda_fsa,
-                        lambda_reg=0.0 if args.variant == "mse" else args.lambda_reg,
-                        **hnc_options(args))
+        model = FsaModel(network, masks, counts, stage=0 if args.warmup_epochs else stage,
+                         lambda_fsa=0.0 if args.variant == "ce" else args.lambda_fsa,
+                         lambda_reg=0.0 if args.variant == "mse" else args.lambda_reg,
+                         fit_loss=args.fit_loss, mask_peak=args.mask_peak,
+                         **hnc_options(args))
+        grid = model.masks.shape[2:]
+        for name in small_masks(model.masks, counts, data.classes):
+            print(f"fsa: warning: the mask of class '{name}' covers fewer than 2 cells above "
+                  f"0.5 of the {grid[0]}x{grid[1]} CAM grid, so it cannot shape the CAM; use "
+                  "a larger --image-size or a larger mask sigma", file=sys.stderr)
+        return model
 
     def callbacks(self, args, run, data):
+        self.monitor = DeadCamMonitor()
         if args.variant == "ce":
-            return []
+            return [self.monitor]
         stage, fixed = STAGES[args.variant]
         if not fixed:
-            return [StageSwitch(args.stage1_epochs, args.warmup_epochs)]
-        return [StageSwitch(None if stage == 1 else 0, args.warmup_epochs)]
+            return [StageSwitch(args.stage1_epochs, args.warmup_epochs), self.monitor]
+        return [StageSwitch(None if stage == 1 else 0, args.warmup_epochs), self.monitor]
+
+    def failure(self, args, history):
+        if self.monitor.ended_dead:
+            return ("the model ended with dead CAMs (cam_alive 0 in the last epoch): it "
+                    "predicts at chance")
+        return None
 
     def extra_metrics(self, args, network, data, probabilities):
-        return {"variant": args.variant}
+        alive = self.monitor.alive
+        return {"variant": args.variant, "cam_alive": alive[-1] if alive else None}

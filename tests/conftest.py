@@ -69,3 +69,39 @@ expected = table[[c for c in table if c.startswith("p_")]].to_numpy()
 np.testing.assert_allclose(model.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
 """)
     return check
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory):
+    """``small_demo(name, per_class=6)``: a CSV beside demo ``name``'s
+    images with ``per_class`` train images per class and a third of that in
+    val and test, for tests that need the real pipeline but few steps."""
+    import pandas as pd
+
+    from common.data.demo import demo_csv
+
+    def make(name, per_class=6):
+        source = demo_csv(name)
+        frame = pd.read_csv(source)
+        counts = {"train": per_class, "val": max(1, per_class // 3),
+                  "test": max(1, per_class // 3)}
+        parts = [group.head(counts[split]) for (split, _), group in
+                 frame.groupby(["split", "label"], sort=True)]
+        path = os.path.join(os.path.dirname(source), f"small-{per_class}.csv")
+        pd.concat(parts).to_csv(path, index=False)
+        return path
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_settings(tmp_path_factory):
+    """``demo_settings(command)``: a config file with the command's demo
+    defaults, so ``--data small.csv`` trains like the demo (not the paper)."""
+    import yaml
+
+    def make(command):
+        path = tmp_path_factory.mktemp("settings") / f"{command.method}.yaml"
+        settings = {k: v for k, v in command.demo_defaults.items() if v is not None}
+        path.write_text(yaml.safe_dump({**settings, "weights": "none"}))
+        return str(path)
+    return make

@@ -14,6 +14,7 @@ import os
 
 import keras
 
+from common.backbones.downloads import weights_dir
 from common.backbones.preprocessing import BackbonePreprocessing
 from common.backbones.torch_pickle import load_legacy
 from common.io import atomic_write
@@ -110,9 +111,7 @@ def imagenet_weights(include_top=False, cache_dir=None):
     source = torch_weights_path()
     with open(source, "rb") as handle:
         digest = hashlib.sha1(handle.read()).hexdigest()[:12]
-    cache_dir = cache_dir or os.environ.get(
-        "ATTENTION_WEIGHTS_DIR",
-        os.path.join(os.path.expanduser("~"), ".cache", "attention-guided", "weights"))
+    cache_dir = cache_dir or weights_dir()
     os.makedirs(cache_dir, exist_ok=True)
     top = "top" if include_top else "notop"
     target = os.path.join(cache_dir, f"efficientnet_lite0_{top}_{digest}.weights.h5")

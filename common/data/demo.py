@@ -12,6 +12,8 @@ path.
   test) plays the background a classifier overfits to. Ships ``masks.npz``
   and ``masks.json`` (per-class Gaussian priors; "bottom" has two, "absent"
   none).
+- ``where-plain``: the same images without the corner square, a problem
+  plain cross-entropy solves (FSA must not hurt there).
 - ``wsol``: a digit at a random position and scale on a cluttered canvas, its
   box in the CSV, for weakly supervised localisation.
 """
@@ -25,24 +27,16 @@ import tempfile
 import cv2
 import numpy as np
 
+from common.data.synthetic import clutter, paste, stratified_splits
+from common.data.where import make_where
+
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
                    "sneaker", "bag", "ankle-boot"]
-DEMOS = ("digits", "fashion", "where", "wsol")
-DEFAULT_SIZES = {"digits": 32, "fashion": 32, "where": 64, "wsol": 64}
-DEMO_VERSIONS = {"where": 2}  # bumped when a demo changes, so old caches are not reused
-
-# "where": class -> object centres as fractions (y, x) of the canvas.
-WHERE_CLASSES = {
-    "absent": [],
-    "bottom": [(0.75, 0.25), (0.75, 0.75)],
-    "center": [(0.5, 0.5)],
-    "top_left": [(0.25, 0.25)],
-    "top_right": [(0.25, 0.75)],
-}
-WHERE_CONTRAST = 0.6  # the digit's peak brightness relative to white
-WHERE_DECOY_SHADES = np.linspace(80, 240, len(WHERE_CLASSES))  # corner square, per class
-
+DEMOS = ("digits", "fashion", "where", "where-plain", "wsol")
+DEFAULT_SIZES = {"digits": 32, "fashion": 32, "where": 64, "where-plain": 64, "wsol": 64}
+# bumped when a demo changes, so old caches are not reused
+DEMO_VERSIONS = {"where": 2, "where-plain": 1}
 
 def default_root():
     return os.environ.get("ATTENTION_DEMO_DIR",
@@ -79,52 +73,10 @@ def fashion_mnist(split="train"):
     return read_idx(files[0]), read_idx(files[1]).astype(int)
 
 
-def _splits(labels, seed):
-    from sklearn.model_selection import train_test_split
-    index = np.arange(len(labels))
-    train, rest = train_test_split(index, test_size=0.3, random_state=seed, stratify=labels)
-    val, test = train_test_split(rest, test_size=0.5, random_state=seed, stratify=labels[rest])
-    split = np.empty(len(labels), object)
-    split[train], split[val], split[test] = "train", "val", "test"
-    return split
-
-
-def _clutter(rng, size):
-    """A canvas of faint lines, rectangles and noise: background to ignore."""
-    canvas = rng.uniform(0, 40, (size, size)).astype(np.float32)
-    for _ in range(rng.integers(3, 7)):
-        p0, p1 = rng.integers(0, size, 2), rng.integers(0, size, 2)
-        cv2.line(canvas, tuple(int(v) for v in p0), tuple(int(v) for v in p1),
-                 float(rng.uniform(60, 140)), 1)
-    for _ in range(rng.integers(1, 3)):
-        x, y = rng.integers(0, size - 4, 2)
-        w, h = rng.integers(2, max(3, size // 8), 2)
-        cv2.rectangle(canvas, (int(x), int(y)), (int(x + w), int(y + h)),
-                      float(rng.uniform(60, 140)), -1)
-    return canvas
-
-
-def _paste(canvas, obj, top, left):
-    """Pastes obj (max-blend, so the clutter stays under it); returns the
-    tight pixel box (x0, y0, x1, y1) of the object's ink."""
-    h, w = obj.shape
-    region = canvas[top:top + h, left:left + w]
-    np.maximum(region, obj, out=region)
-    ys, xs = np.nonzero(obj > 64)
-    if len(ys) == 0:
-        return left, top, left + w, top + h
-    return left + xs.min(), top + ys.min(), left + xs.max() + 1, top + ys.max() + 1
-
-
-def _gaussian(size, center, sigma):
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    return np.exp(-((yy - center[0]) ** 2 + (xx - center[1]) ** 2) / (2 * sigma ** 2))
-
-
 def _make_digits(size, seed, rng):
     images, labels, classes = _digits()
     resized = [cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR) for im in images]
-    return resized, [classes[i] for i in labels], _splits(labels, seed), None, {}
+    return resized, [classes[i] for i in labels], stratified_splits(labels, seed), None, {}
 
 
 def _make_fashion(size, seed, rng, per_class=300):
@@ -134,67 +86,31 @@ def _make_fashion(size, seed, rng, per_class=300):
     resized = [cv2.resize(images[i], (size, size), interpolation=cv2.INTER_LINEAR)
                for i in chosen]
     return (resized, [FASHION_CLASSES[labels[i]] for i in chosen],
-            _splits(labels[chosen], seed), None, {})
+            stratified_splits(labels[chosen], seed), None, {})
 
 
-def _make_where(size, seed, rng, per_class=200):
-    """The class is where a faint digit lies. Like the FSA paper's unseen
-    drivers, val and test differ from train in the background: every image
-    has a grey square in a random corner, whose shade names the class in the
-    training split only (a shortcut a classifier can overfit to) and is
-    random in val and test. The digit is drawn at 60 % contrast, so the
-    shortcut is the easier cue."""
+def _make_where(size, seed, rng, decoy=True):
+    """See ``common.data.where``: scikit-learn's digits as the objects."""
     digits, _, _ = _digits()
-    obj_size, patch = size // 4, max(2, size // 6)
-    names = sorted(WHERE_CLASSES)
-    labels = np.repeat(names, per_class)
-    splits = _splits(labels, seed)
-    images = []
-    for name, split in zip(labels, splits):
-        canvas = _clutter(rng, size)
-        centres = WHERE_CLASSES[name]
-        if centres:
-            cy, cx = centres[rng.integers(len(centres))]
-            obj = cv2.resize(digits[rng.integers(len(digits))], (obj_size, obj_size))
-            jitter = rng.integers(-size // 16, size // 16 + 1, 2)
-            top = int(np.clip(cy * size - obj_size / 2 + jitter[0], 0, size - obj_size))
-            left = int(np.clip(cx * size - obj_size / 2 + jitter[1], 0, size - obj_size))
-            _paste(canvas, WHERE_CONTRAST * obj.astype(np.float32), top, left)
-        shade = names.index(name) if split == "train" else rng.integers(len(names))
-        corner = rng.integers(4)
-        y0, x0 = (size - patch) * (corner // 2), (size - patch) * (corner % 2)
-        canvas[y0:y0 + patch, x0:x0 + patch] = WHERE_DECOY_SHADES[shade]
-        images.append(np.clip(canvas, 0, 255).astype(np.uint8))
-    sigma = obj_size / 2.0
-    spec = {"image_size": [size, size],
-            "classes": {n: {"centers": [[cy * size, cx * size] for cy, cx in WHERE_CLASSES[n]],
-                            "sigma": sigma} for n in names}}
-    most = max(len(c) for c in WHERE_CLASSES.values())
-    masks = np.zeros((len(names), most, size, size), np.float32)
-    counts = np.zeros(len(names), np.int64)
-    for i, name in enumerate(names):
-        for j, (cy, cx) in enumerate(WHERE_CLASSES[name]):
-            masks[i, j] = _gaussian(size, (cy * size, cx * size), sigma)
-        counts[i] = len(WHERE_CLASSES[name])
-    extra = {"masks.json": spec, "masks.npz": {"masks": masks, "counts": counts,
-                                               "classes": np.array(names)}}
-    return images, [str(name) for name in labels], splits, None, extra
+    images, labels, splits, spec, masks = make_where(digits, size, seed, rng, decoy=decoy)
+    return images, labels, splits, None, {"masks.json": spec, "masks.npz": masks}
 
 
 def _make_wsol(size, seed, rng):
     digits, targets, classes = _digits()
     images, boxes = [], []
     for digit in digits:
-        canvas = _clutter(rng, size)
+        canvas = clutter(rng, size)
         obj_size = int(rng.integers(size // 4, size // 2 + 1))
         obj = cv2.resize(digit, (obj_size, obj_size)).astype(np.float32)
         top, left = (int(v) for v in rng.integers(0, size - obj_size + 1, 2))
-        boxes.append(_paste(canvas, obj, top, left))
+        boxes.append(paste(canvas, obj, top, left))
         images.append(np.clip(canvas, 0, 255).astype(np.uint8))
-    return images, [classes[t] for t in targets], _splits(targets, seed), boxes, {}
+    return images, [classes[t] for t in targets], stratified_splits(targets, seed), boxes, {}
 
 
 _BUILDERS = {"digits": _make_digits, "fashion": _make_fashion, "where": _make_where,
+             "where-plain": lambda size, seed, rng: _make_where(size, seed, rng, decoy=False),
              "wsol": _make_wsol}
 
 
@@ -214,10 +130,20 @@ def demo_csv(name, image_size=None, seed=0, root=None):
     csv_path = os.path.join(folder, "data.csv")
     if os.path.isfile(csv_path):
         return csv_path
-    os.makedirs(root, exist_ok=True)
     rng = np.random.default_rng(seed)
-    images, labels, splits, boxes, extra = _BUILDERS[name](size, seed, rng)
-    tmp = tempfile.mkdtemp(prefix=f".{name}-", dir=root)
+    return write_dataset(folder, *_BUILDERS[name](size, seed, rng))
+
+
+def write_dataset(folder, images, labels, splits, boxes=None, extra=None):
+    """Writes images (uint8) as ``images/<label>/NNNNN.png`` and ``data.csv``
+    (path, label, split[, x0, y0, x1, y1]) plus ``extra`` files (name ->
+    JSON-able value for ``.json``, dict of arrays for ``.npz``) into
+    ``folder``, atomically; returns the CSV path."""
+    import pandas as pd
+    csv_path = os.path.join(folder, "data.csv")
+    root = os.path.dirname(os.path.abspath(folder))
+    os.makedirs(root, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}-", dir=root)
     try:
         rows = []
         for i, (image, label, split) in enumerate(zip(images, labels, splits)):
@@ -228,9 +154,8 @@ def demo_csv(name, image_size=None, seed=0, root=None):
             if boxes is not None:
                 row.update(zip(("x0", "y0", "x1", "y1"), (int(v) for v in boxes[i])))
             rows.append(row)
-        import pandas as pd
         pd.DataFrame(rows).to_csv(os.path.join(tmp, "data.csv"), index=False)
-        for filename, content in extra.items():
+        for filename, content in (extra or {}).items():
             if filename.endswith(".json"):
                 with open(os.path.join(tmp, filename), "w") as handle:
                     json.dump(content, handle, indent=1)
@@ -238,10 +163,10 @@ def demo_csv(name, image_size=None, seed=0, root=None):
                 np.savez(os.path.join(tmp, filename), **content)
         os.rename(tmp, folder)
     except FileExistsError:
-        pass  # another process finished the same demo first
+        pass  # another process finished the same dataset first
     except OSError as error:
         if not os.path.isfile(csv_path):
-            raise RuntimeError(f"could not write demo '{name}' to {folder}: {error}") from error
+            raise RuntimeError(f"could not write dataset to {folder}: {error}") from error
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)

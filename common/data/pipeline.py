@@ -1,6 +1,7 @@
 """Tables as batched, prefetched ``tf.data`` pipelines of float32 RGB images
 in [0, 1]."""
 
+import numpy as np
 import tensorflow as tf
 
 from common.data.tables import encode_labels
@@ -13,8 +14,21 @@ def decode_image(path, image_size):
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
+def shard_rows(count, shards, index, seed=0):
+    """Row indices of shard ``index`` of ``shards``: every shard gets the same
+    number of rows (the table is padded with rows drawn at random, seeded,
+    up to a multiple of ``shards``), so every worker runs as many steps."""
+    rows = np.arange(count)
+    padding = (-count) % shards
+    if padding:
+        extra = np.random.default_rng(seed).permutation(count)[:padding]
+        rows = np.concatenate([rows, extra])
+    return rows[index::shards]
+
+
 def make_dataset(table, class_names, image_size, batch_size, training=False,
-                 augment=None, multi_label=False, extra_inputs=None, seed=0, cache=None):
+                 augment=None, multi_label=False, extra_inputs=None, seed=0, cache=None,
+                 shard=None):
     """Batched, prefetched ``tf.data.Dataset`` of ``(image, label)``.
 
     Args:
@@ -26,11 +40,19 @@ def make_dataset(table, class_names, image_size, batch_size, training=False,
         extra_inputs: optional dict name -> array aligned with the table's
             rows; the inputs then become ``{"image": ..., name: ...}``.
         cache: keep decoded images in memory; default when they fit in 1 GiB.
+        shard: (shards, index): read, decode and augment only that share of
+            the rows (``shard_rows``); ``batch_size`` is then this worker's.
     """
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     labels = encode_labels(table, class_names, multi_label)
     paths = table["path"].to_numpy().astype(str)
+    if shard is not None:
+        rows = shard_rows(len(table), *shard, seed=seed)
+        paths, labels = paths[rows], labels[rows]
+        if extra_inputs is not None:
+            extra_inputs = {name: np.asarray(value)[rows] for name, value in
+                            extra_inputs.items()}
     sources = (paths, labels) if extra_inputs is None else (paths, labels, extra_inputs)
     data = tf.data.Dataset.from_tensor_slices(sources)
 
@@ -40,11 +62,11 @@ def make_dataset(table, class_names, image_size, batch_size, training=False,
 
     data = data.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache is None:
-        cache = len(table) * image_size[0] * image_size[1] * 3 * 4 < 2 ** 30
+        cache = len(paths) * image_size[0] * image_size[1] * 3 * 4 < 2 ** 30
     if cache:
         data = data.cache()
     if training:
-        data = data.shuffle(min(len(table), 10000), seed=seed, reshuffle_each_iteration=True)
+        data = data.shuffle(min(len(paths), 10000), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
     if training and augment is not None:
         def apply(inputs, label):

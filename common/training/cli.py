@@ -214,14 +214,17 @@ def read_config_file(path, known):
 
 def resolve(command, parser, argv, saved=None):
     """Namespace of resolved values: flags > --config file > saved config of
-    a resumed run > mode defaults (demo, or paper with --data). Every value
-    is checked against its flag's choices and range."""
+    a resumed run > mode defaults (the demo's without --data or with
+    ``--data demo:NAME``, the paper's with other data). Every value is
+    checked against its flag's choices and range."""
     args = parser.parse_args(argv)
     flags = command.all_flags()
     from_file = read_config_file(args.config, flags) if args.config else {}
     given = {k: v for k, v in vars(args).items() if v is not None and k != "config"}
     layered = {**(saved or {}), **from_file, **given}
-    defaults = command.paper_defaults if layered.get("data") else command.demo_defaults
+    data = str(layered.get("data") or "")
+    paper = bool(data) and not data.startswith("demo:")  # a demo keeps the demo's settings
+    defaults = command.paper_defaults if paper else command.demo_defaults
     resolved = {**BASE_DEFAULTS, **defaults, **layered}
     for dest, flag in flags.items():
         resolved.setdefault(dest, None)

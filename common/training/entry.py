@@ -9,7 +9,7 @@ import importlib
 import os
 
 from common.io import read_yaml
-from common.training import cli, runfolder
+from common.training import cli, runfolder, workers
 
 
 def parse(command, argv=None):
@@ -25,7 +25,11 @@ def parse(command, argv=None):
         saved = {k: v for k, v in saved.items() if k not in ("resume", "method")}
     args = cli.resolve(command, parser, argv, saved)
     args.output = args.output or runfolder.default_output(command.method)
-    if not args.resume and os.path.isdir(args.output) and os.listdir(args.output):
+    if args.strategy == "multi_worker" and workers.task()[2] > 1 and not command_line.output:
+        raise cli.ConfigError("--strategy multi_worker needs --output: every worker must "
+                              "name the same run folder")
+    fresh = not args.resume and os.path.isdir(args.output) and os.listdir(args.output)
+    if fresh and workers.is_chief():
         runfolder.prepare(args.output, resume=False)  # raises: never overwrite
     return args
 

@@ -32,6 +32,15 @@ class EpochBackup(keras.callbacks.Callback):
                 os.remove(os.path.join(self.backup_dir, old))
 
 
+def read_backup_epoch(backup_dir):
+    """Number of epochs the backup in ``backup_dir`` holds (0 if none)."""
+    meta = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.isfile(meta):
+        return 0
+    with open(meta) as handle:
+        return int(json.load(handle)["epoch"])
+
+
 def restore_backup(model, backup_dir):
     """Loads the last backup of an EpochBackup into a compiled model; returns
     the number of finished epochs (0 when there is none)."""

@@ -15,15 +15,17 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from common import data as datalib
 from common.backbones import BACKBONES
 from common.data.demo import demo_csv
 from common.io import atomic_write, write_json, write_yaml
-from common.training import cli, runfolder
+from common.keras_compat import in_multi_worker_mode
+from common.training import cli, runfolder, workers
 from common.training.cam_snapshots import CamSnapshots
 from common.training.distribute import get_strategy
-from common.training.epoch_backup import EpochBackup, restore_backup
+from common.training.epoch_backup import EpochBackup, read_backup_epoch, restore_backup
 from common.training.metrics import classification_metrics
 from common.training.plots import save_confusion_matrix
 
@@ -90,6 +92,7 @@ def train(command, trainer, args):
     end it with one line on stderr and exit status 2 before anything is
     written. Returns the run folder."""
     try:
+        strategy = get_strategy(args.strategy)  # before any other TensorFlow op
         if args.backbone not in BACKBONES:
             raise cli.ConfigError(f"--backbone: unknown backbone '{args.backbone}'; expected "
                                   f"one of {sorted(BACKBONES)}")
@@ -101,62 +104,114 @@ def train(command, trainer, args):
         keras.utils.set_random_seed(args.seed)
         if args.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
-        strategy = get_strategy(args.strategy)  # before any other TensorFlow op
         data = load_data(args, trainer, saved_classes)
+        if args.batch_size % workers.task()[2]:
+            raise cli.ConfigError(f"--batch-size {args.batch_size} (global) is not divisible "
+                                  f"by the {workers.task()[2]} workers")
         augment = trainer.augmentation(args)
-        with strategy.scope():
-            network = trainer.build_network(args, len(data.classes), data.multi_label)
-            model = trainer.build_model(args, network, data)
-            loss = "binary_crossentropy" if data.multi_label else \
-                "sparse_categorical_crossentropy"
-            model.compile(optimizer=trainer.optimizer(args), loss=loss,
-                          metrics=trainer.metrics(args, data.multi_label),
-                          jit_compile=bool(args.jit_compile))
+        model = compiled_model(trainer, args, data, strategy)
     except USER_ERRORS as error:
         cli.fail(command.prog, error)
-    return fit_and_evaluate(command, trainer, args, data, model, augment)
+    folder = workers.worker_folder(args.output)  # the chief's run folder, or a temporary one
+    try:
+        return fit_and_evaluate(command, trainer, args, data, model, augment, strategy, folder)
+    finally:
+        workers.remove_worker_folder(folder, args.output)
 
 
-def fit_and_evaluate(command, trainer, args, data, model, augment):
-    run = runfolder.prepare(args.output, args.resume)
+def compiled_model(trainer, args, data, strategy):
+    """The method's model, built and compiled inside ``strategy.scope()``."""
+    with strategy.scope():
+        network = trainer.build_network(args, len(data.classes), data.multi_label)
+        model = trainer.build_model(args, network, data)
+        loss = "binary_crossentropy" if data.multi_label else "sparse_categorical_crossentropy"
+        model.compile(optimizer=trainer.optimizer(args), loss=loss,
+                      metrics=trainer.metrics(args, data.multi_label),
+                      jit_compile=bool(args.jit_compile))
+    return model
+
+
+def steps_per_worker(args, table, multi_worker):
+    """Steps of one epoch over a worker's share (None: Keras counts them)."""
+    if not multi_worker:
+        return None
+    workers_count = workers.task()[2]
+    rows = -(-len(table) // workers_count)  # shards are padded to equal sizes
+    return -(-rows // (args.batch_size // workers_count))
+
+
+def local_copy(network):
+    """The network rebuilt outside any strategy, with the trained weights:
+    every worker can then predict the whole test set on its own."""
+    copy = keras.models.clone_model(network)
+    copy.set_weights(network.get_weights())
+    return copy
+
+
+def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, folder):
+    chief = folder == args.output
+    multi_worker = in_multi_worker_mode(strategy)
+    run = runfolder.prepare(folder, args.resume and chief)
     trainable = sum(int(np.prod(w.shape)) for w in model.network.trainable_weights)
-    print(f"{command.method}: {len(data.train)} train / {len(data.val)} val / "
-          f"{len(data.test)} {data.evaluated_on} images, {len(data.classes)} classes, "
-          f"{trainable:,} trainable parameters ({trainable / 1e6:.2f} M); run folder {run}")
-    if not args.resume:
-        write_yaml(os.path.join(run, "config.yaml"),
-                             {**vars(args), "method": command.method})
+    if chief:
+        print(f"{command.method}: {len(data.train)} train / {len(data.val)} val / "
+              f"{len(data.test)} {data.evaluated_on} images, {len(data.classes)} classes, "
+              f"{trainable:,} trainable parameters ({trainable / 1e6:.2f} M); run folder {run}")
+    if not (args.resume and chief):
+        write_yaml(os.path.join(run, "config.yaml"), {**vars(args), "method": command.method})
         write_json(os.path.join(run, "classes.json"), data.classes)
 
-    def dataset(table, training=False):
-        return datalib.make_dataset(table, data.classes, args.image_size, args.batch_size,
-                                    training=training, augment=augment,
-                                    multi_label=data.multi_label, seed=args.seed,
-                                    extra_inputs=trainer.extra_inputs(args, table, data))
+    def dataset(table, training=False, distributed=False):
+        options = dict(training=training, augment=augment, multi_label=data.multi_label,
+                       seed=args.seed, extra_inputs=trainer.extra_inputs(args, table, data))
+        if not (distributed and multi_worker):
+            return datalib.make_dataset(table, data.classes, args.image_size,
+                                        args.batch_size, **options)
 
-    history = os.path.join(run, "history.csv")
-    backup = os.path.join(run, "backup")
-    done = restore_backup(model, backup) if args.resume else 0
-    runfolder.trim_history(history, done)
+        def shard(context):  # each worker reads, decodes and augments its share
+            part = datalib.make_dataset(
+                table, data.classes, args.image_size,
+                context.get_per_replica_batch_size(args.batch_size),
+                shard=(context.num_input_pipelines, context.input_pipeline_id), **options)
+            # One iterator for the whole run (see steps_per_epoch): the order
+            # then does not depend on how often Keras creates iterators.
+            return part.repeat() if training else part
+        return strategy.distribute_datasets_from_function(shard)
+
+    history_csv = os.path.join(run, "history.csv")
+    with strategy.scope():  # the optimizer's variables are built here on resume
+        done = restore_backup(model, os.path.join(args.output, "backup")) if args.resume else 0
+    runfolder.trim_history(history_csv, done)
     images, labels = _snapshot_batch(args, data, trainer)
     callbacks = [
-        keras.callbacks.CSVLogger(history, append=True),
+        keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.TensorBoard(os.path.join(run, "tensorboard")),
         CamSnapshots(images, os.path.join(run, "cams"), labels, data.classes,
                      true_class_maps=trainer.true_class_maps,
                      feature_layer=trainer.feature_layer(args)),
         *trainer.callbacks(args, run, data),
         # Last, so an epoch is marked done only after the other callbacks ran.
-        EpochBackup(backup),
+        EpochBackup(os.path.join(run, "backup")),
     ]
-    model.fit(dataset(data.train, training=True), validation_data=dataset(data.val),
-              epochs=args.epochs, initial_epoch=done, callbacks=callbacks, verbose=args.verbose,
-              shuffle=False, class_weight=trainer.class_weight(args, data))
+    try:
+        history = model.fit(dataset(data.train, training=True, distributed=True),
+                            validation_data=dataset(data.val, distributed=True),
+                            steps_per_epoch=steps_per_worker(args, data.train, multi_worker),
+                            epochs=args.epochs, initial_epoch=done, callbacks=callbacks,
+                            verbose=args.verbose if chief else 0, shuffle=False,
+                            class_weight=trainer.class_weight(args, data))
+    except tf.errors.UnavailableError as error:  # a peer worker stopped
+        finished = read_backup_epoch(os.path.join(args.output, "backup"))
+        print(f"{command.method}: error: another worker stopped during training "
+              f"({str(error).splitlines()[0][:160]}); {finished} epoch(s) finished; start every "
+              "worker again with the same command plus --resume", file=sys.stderr)
+        sys.exit(1)
 
     network = trainer.export(model)
+    if multi_worker:
+        network = local_copy(network)
     runfolder.save_model(network, os.path.join(run, "model.keras"))
-    test = dataset(data.test)
-    probabilities = network.predict(test, verbose=0)
+    probabilities = network.predict(dataset(data.test), verbose=0)
     y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
     metrics = classification_metrics(y_true, probabilities, data.classes, data.multi_label)
     metrics["evaluated_on"] = data.evaluated_on
@@ -167,6 +222,13 @@ def fit_and_evaluate(command, trainer, args, data, model, augment):
     if not data.multi_label:
         save_confusion_matrix(os.path.join(run, "confusion_matrix.png"), y_true,
                               probabilities.argmax(-1), data.classes)
-    print(f"{command.method}: {data.evaluated_on} accuracy {metrics['accuracy']:.4f}; "
-          f"wrote {run}", file=sys.stderr)
+    failure = trainer.failure(args, history)
+    if failure:
+        runfolder.mark_failed(run, failure)
+        print(f"{command.method}: error: {failure}; {data.evaluated_on} accuracy "
+              f"{metrics['accuracy']:.4f}; wrote {run} (see its FAILED note)", file=sys.stderr)
+        sys.exit(1)
+    if chief:
+        print(f"{command.method}: {data.evaluated_on} accuracy {metrics['accuracy']:.4f}; "
+              f"wrote {run}", file=sys.stderr)
     return run

@@ -30,6 +30,12 @@ def prepare(output, resume):
     return output
 
 
+def mark_failed(run, reason):
+    """Writes ``run/FAILED``: a run that must not be mistaken for a success."""
+    from common.io import write_text
+    write_text(os.path.join(run, "FAILED"), reason.rstrip() + "\n")
+
+
 def save_model(model, path):
     """model.save to a temporary name, then rename: a reader never sees half
     a file and an old model survives a crash."""

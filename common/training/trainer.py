@@ -4,7 +4,7 @@ The harness calls them in this order: ``check`` (resolved args), ``adjust_train`
 and ``extra_inputs`` (data), ``augmentation``, then inside
 ``strategy.scope()``: ``build_network``, ``build_model``, ``optimizer``,
 ``metrics``; then ``callbacks``, ``class_weight``, ``feature_layer`` (the CAM
-snapshots), ``fit``, ``export`` and ``extra_metrics``. The defaults train the
+snapshots), ``fit``, ``export``, ``extra_metrics`` and ``failure``. The defaults train the
 plain CAM classifier (backbone -> GAP -> Dense) with the optional HNC loss.
 """
 
@@ -109,3 +109,9 @@ class Trainer:
     def extra_metrics(self, args, network, data, probabilities):
         """The method's own entries of metrics.json."""
         return {}
+
+    def failure(self, args, history):
+        """Why a run that trained to the end still failed (e.g. a dead
+        model), or None. The harness writes everything, then a FAILED note,
+        and exits with status 1."""
+        return None

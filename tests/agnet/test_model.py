@@ -133,3 +133,37 @@ def test_ablated_model_matches_numpy():
 def test_the_command_offers_the_model_poolings():
     from agnet import model, train
     assert train.POOLINGS == model.POOLINGS
+
+
+def test_region_pooling_equals_crop_and_resize_and_its_gradient():
+    """Boxes inside, partly outside and flipped: the same values and the
+    same gradient with respect to the features as tf.image.crop_and_resize."""
+    rng = np.random.default_rng(7)
+    features = tf.constant(rng.normal(size=(2, 9, 11, 5)).astype("float32"))
+    boxes = np.array([[[0.1, 0.2, 0.7, 0.9], [-0.3, 0.5, 0.4, 1.6], [0.8, 0.7, 0.2, 0.1]],
+                      [[0.0, 0.0, 1.0, 1.0], [0.45, 0.45, 0.46, 0.46], [1.2, -0.5, 1.5, 0.2]]],
+                     "float32")
+    weights = tf.constant(rng.normal(size=(2, 4, 7, 7, 5)).astype("float32"))
+    layer = RegionPooling(7)
+
+    def reference(f):
+        full = np.concatenate([boxes, np.tile([[[0, 0, 1, 1]]], (2, 1, 1))], 1)
+        out = tf.image.crop_and_resize(f, full.reshape(-1, 4), np.repeat([0, 1], 4), (7, 7))
+        return tf.reshape(out, (2, 4, 7, 7, 5))
+
+    for pool in (layer, reference):
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            out = pool(features, boxes) if pool is layer else pool(features)
+            loss = tf.reduce_sum(out * weights)
+        if pool is layer:
+            got, got_grad = out.numpy(), tape.gradient(loss, features).numpy()
+        else:
+            want, want_grad = out.numpy(), tape.gradient(loss, features).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got_grad, want_grad, atol=1e-5)
+    single = RegionPooling(1)(features, boxes).numpy()
+    full = np.concatenate([boxes, np.tile([[[0, 0, 1, 1]]], (2, 1, 1))], 1)
+    np.testing.assert_allclose(single.reshape(-1, 5), tf.image.crop_and_resize(
+        features, full.reshape(-1, 4), np.repeat([0, 1], 4), (1, 1)).numpy().reshape(-1, 5),
+        atol=1e-5)

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.data import demo
+from common.data import demo, where
 from common.data import read_table, validate
 
 
-@pytest.mark.parametrize("name", ["digits", "where", "wsol"])
+@pytest.mark.parametrize("name", ["digits", "where", "where-plain", "wsol"])
 def test_demo_is_deterministic_and_valid(tmp_path, name):
     first = demo.demo_csv(name, root=str(tmp_path / "a"))
     second = demo.demo_csv(name, root=str(tmp_path / "b"))
@@ -30,7 +30,7 @@ def test_where_demo_classes_and_masks(tmp_path):
     csv = demo.demo_csv("where", root=str(tmp_path))
     _, classes = read_table(csv)
     masks = np.load(os.path.join(os.path.dirname(csv), "masks.npz"))
-    assert list(masks["classes"]) == classes == sorted(demo.WHERE_CLASSES)
+    assert list(masks["classes"]) == classes == sorted(where.WHERE_CLASSES)
     assert masks["masks"].shape == (5, 2, 64, 64)
     counts = dict(zip(classes, masks["counts"]))
     assert counts == {"absent": 0, "bottom": 2, "center": 1, "top_left": 1, "top_right": 1}
@@ -49,7 +49,7 @@ def _decoy_shade(path, patch):
         for x0 in (0, size - patch):
             square = image[y0:y0 + patch, x0:x0 + patch]
             if square.min() == square.max():
-                return int(np.argmin(np.abs(demo.WHERE_DECOY_SHADES - square[0, 0])))
+                return int(np.argmin(np.abs(where.WHERE_DECOY_SHADES - square[0, 0])))
     raise AssertionError(f"{path}: no uniform corner square")
 
 
@@ -64,6 +64,21 @@ def test_where_decoy_gives_the_class_away_in_train_only(tmp_path):
         held_out = table[table["split"] == split]
         assert held_out["shade"].nunique() == len(classes)
         assert held_out["agrees"].mean() < 0.4  # chance: 1 in 5
+
+
+def test_where_plain_is_where_without_the_square(tmp_path):
+    import cv2
+    shortcut, _ = read_table(demo.demo_csv("where", root=str(tmp_path)))
+    plain, _ = read_table(demo.demo_csv("where-plain", root=str(tmp_path)))
+    patch = 64 // 6
+    assert shortcut["labels"].tolist() == plain["labels"].tolist()
+    for a, b in zip(shortcut["path"][::50], plain["path"][::50]):
+        x, y = cv2.imread(a, 0).astype(int), cv2.imread(b, 0).astype(int)
+        changed = np.argwhere(x != y)
+        assert 0 < len(changed) <= patch * patch  # only the corner square
+        (y0, x0), (y1, x1) = changed.min(0), changed.max(0)
+        assert y1 - y0 < patch and x1 - x0 < patch
+        assert y0 in (0, 64 - patch) or y1 in (patch - 1, 63)
 
 
 def test_wsol_boxes_enclose_the_object(tmp_path):

@@ -48,3 +48,32 @@ def test_get_strategy_choices(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
         get_strategy("multi_worker")
+
+
+def _step(strategy, initial, x, y, classes=4):
+    with strategy.scope():
+        network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), classes)
+        model = GuidedClassifier(network, hnc_weight=0.5, hnc_k=2)
+        model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    if initial is not None:
+        network.set_weights(initial)
+    start = [np.array(w) for w in network.weights]
+    history = model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x)), epochs=1,
+                        verbose=0).history
+    return start, [np.array(w) for w in network.weights], history
+
+
+def test_an_uneven_batch_of_7_on_2_replicas_equals_1_replica(mirrored):
+    """4 + 3 images: the loss, every tracker and the update are the
+    global-batch mean, not the mean of the two replicas' means."""
+    rng = np.random.default_rng(5)
+    x = rng.random((7, 16, 16, 3)).astype("float32")
+    y = np.array([0, 1, 2, 3, 0, 1, 3])
+    start, single, h1 = _step(tf.distribute.get_strategy(), None, x, y)
+    _, two, h2 = _step(mirrored, start, x, y)
+    for a, b in zip(single, two):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert h1["loss"][0] == pytest.approx(h2["loss"][0], rel=1e-5)
+    assert h1["hnc_loss"][0] == pytest.approx(h2["hnc_loss"][0], rel=1e-5)
+    # The mean of the per-replica means would differ: that is what is avoided.
+    assert not np.allclose(single[0], start[0])

@@ -19,3 +19,41 @@ def test_producing_layer_finds_the_outer_call_of_a_nested_model():
     # The public alternative does not do it: a nested model's .output is its
     # inner tensor, not the one its call produced in the outer graph.
     assert inner.output is not hidden
+
+
+def _classifier(size=8, classes=3):
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x))
+
+
+def test_keras_still_fails_on_an_uneven_first_batch_under_a_strategy(mirrored):
+    """keras-team/keras#20329, the reason for DistributedBuildFix: when this
+    test fails, Keras fixed the symbolic build and the override can go."""
+    import numpy as np
+    import pytest
+    import tensorflow as tf
+    x = np.random.rand(7, 8, 8, 3).astype("float32")
+    y = np.array([0, 1, 2, 0, 1, 2, 0])
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(7)  # 4 + 3 images
+    with mirrored.scope():
+        plain = _classifier()
+        plain.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="AddN"):
+        plain.fit(data, epochs=1, verbose=0)
+
+
+def test_keras_still_reduces_scalar_logs_on_axis_0_in_multi_worker_mode():
+    """tensorflow/tensorflow#72388, the reason for reducible_logs: Keras's
+    reduce_per_replica still uses axis=0 for multi-worker means, and the
+    private names the workarounds use still exist."""
+    import inspect
+
+    from keras.src.backend.tensorflow import trainer
+    source = inspect.getsource(trainer.reduce_per_replica)
+    assert 'strategy.reduce("MEAN", v, axis=0)' in source
+    assert hasattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build")
+    assert hasattr(trainer.TensorFlowTrainer, "_symbolic_build")
+    assert hasattr(trainer.TFEpochIterator, "_get_iterator")
+    build = inspect.getsource(trainer.TensorFlowTrainer._maybe_symbolic_build)
+    assert 'self.distribute_strategy.reduce(\n                        "MEAN"' in build

@@ -11,7 +11,13 @@ def _sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
-def _reference(cams, masks, counts, labels, stage, lambda_fsa=10.0, lambda_reg=0.2):
+def _bce(logits, target):
+    p = _sigmoid(logits)
+    return -(target * np.log(p) + (1 - target) * np.log(1 - p))
+
+
+def _reference(cams, masks, counts, labels, stage, lambda_fsa=10.0, lambda_reg=0.2,
+               fit="mse"):
     t = _sigmoid(cams)
     losses = []
     for i, c in enumerate(labels):
@@ -23,7 +29,10 @@ def _reference(cams, masks, counts, labels, stage, lambda_fsa=10.0, lambda_reg=0
             target = valid.max(axis=0)
         else:
             target = valid[np.argmin([((t[i, :, :, c] - m) ** 2).sum() for m in valid])]
-        loss = ((t[i, :, :, c] - target) ** 2).mean()
+        if fit == "mse":
+            loss = ((t[i, :, :, c] - target) ** 2).mean()
+        else:
+            loss = _bce(cams[i, :, :, c].astype(np.float64), target).mean()
         loss += lambda_reg * sum((t[i, :, :, k] * target).mean()
                                  for k in range(cams.shape[-1]) if k != c)
         losses.append(loss)
@@ -41,12 +50,29 @@ def case():
     return cams, masks, counts, labels
 
 
+@pytest.mark.parametrize("fit", ["mse", "bce"])
 @pytest.mark.parametrize("stage", [1, 2])
-def test_matches_numpy(case, stage):
-    got = fsa_loss(*case, stage=stage)
-    np.testing.assert_allclose(float(got), _reference(*case, stage=stage), rtol=1e-5)
-    got = fsa_loss(*case, stage=stage, lambda_fsa=3.0, lambda_reg=0.0)
-    np.testing.assert_allclose(float(got), _reference(*case, stage, 3.0, 0.0), rtol=1e-5)
+def test_matches_numpy(case, stage, fit):
+    got = fsa_loss(*case, stage=stage, fit=fit)
+    np.testing.assert_allclose(float(got), _reference(*case, stage=stage, fit=fit), rtol=1e-5)
+    got = fsa_loss(*case, stage=stage, lambda_fsa=3.0, lambda_reg=0.0, fit=fit)
+    np.testing.assert_allclose(float(got), _reference(*case, stage, 3.0, 0.0, fit), rtol=1e-5)
+
+
+def test_bce_keeps_a_gradient_where_mse_has_none():
+    """A CAM logit of -30 under a target of 1: the MSE on the sigmoid passes
+    (almost) nothing back, the BCE on the logit passes T - target = -1."""
+    masks = np.ones((1, 1, 2, 2), "float32")
+    cams = tf.Variable(np.full((1, 2, 2, 1), -30.0, "float32"))
+    grads = {}
+    for fit in ("mse", "bce"):
+        with tf.GradientTape() as tape:
+            loss = fsa_loss(cams, masks, [1], [0], 1, lambda_fsa=1.0, lambda_reg=0.0, fit=fit)
+        grads[fit] = tape.gradient(loss, cams).numpy()
+    assert np.abs(grads["mse"]).max() < 1e-12
+    np.testing.assert_allclose(grads["bce"], -0.25, rtol=1e-5)  # (T - 1) / 4 cells
+    with pytest.raises(ValueError, match="--fit-loss"):
+        fsa_loss(cams, masks, [1], [0], 1, fit="l1")
 
 
 def test_images_of_classes_without_masks_add_nothing(case):
@@ -59,10 +85,11 @@ def test_stage2_picks_the_closest_mask():
     masks[0, 0, 0, 0] = masks[0, 1, 3, 3] = masks[0, 2, 1, 2] = 1.0
     cams = np.full((1, 4, 4, 1), -8.0, "float32")
     cams[0, 3, 3, 0] = 8.0  # the CAM lights the cell of mask 1
-    loss = float(fsa_loss(cams, masks, [3], [0], stage=2, lambda_reg=0.0, lambda_fsa=1.0))
+    loss = float(fsa_loss(cams, masks, [3], [0], stage=2, lambda_reg=0.0, lambda_fsa=1.0,
+                          fit="mse"))
     t = _sigmoid(cams[0, :, :, 0])
     np.testing.assert_allclose(loss, ((t - masks[0, 1]) ** 2).mean(), rtol=1e-5)
-    assert loss < float(fsa_loss(cams, masks[:, [0, 2, 1]], [2], [0], 2, 1.0, 0.0))
+    assert loss < float(fsa_loss(cams, masks[:, [0, 2, 1]], [2], [0], 2, 1.0, 0.0, "mse"))
 
 
 @pytest.mark.parametrize("stage", [1, 2])

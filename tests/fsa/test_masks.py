@@ -5,7 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from fsa.masks import MaskError, gaussian_mask, load_masks, masks_to_grid
+from common.backbones import build_backbone
+from common.receptive_field import receptive_field_geometry
+from fsa.masks import MaskError, gaussian_mask, load_masks, masks_on_grid, small_masks
+from fsa.network import build_squeezenet
 
 
 def test_gaussian_mask_is_max_of_unit_peaks():
@@ -55,12 +58,49 @@ def test_bad_mask_files_say_what_is_wrong(tmp_path):
         load_masks(str(tmp_path / "nope.npz"), ["a"])
 
 
-def test_masks_to_grid_averages_areas():
-    masks = np.zeros((1, 1, 26, 26), "float32")
-    masks[0, 0, :2, :2] = 1.0  # exactly the top-left 2x2 block
-    grid = masks_to_grid(masks, (13, 13))
-    assert grid.shape == (1, 1, 13, 13)
-    assert grid[0, 0, 0, 0] == pytest.approx(1.0) and grid[0, 0, 1:, :].max() == 0
-    masks = np.random.default_rng(0).uniform(size=(2, 3, 26, 26)).astype("float32")
-    expected = masks.reshape(2, 3, 13, 2, 13, 2).mean(axis=(3, 5))
-    np.testing.assert_allclose(masks_to_grid(masks, (13, 13)), expected, rtol=1e-5)
+@pytest.mark.parametrize("network, layer, size", [
+    (lambda: build_squeezenet(3, (96, 96, 3)), "cam", 96),
+    (lambda: build_squeezenet(3, (224, 224, 3)), "cam", 224),
+    (lambda: build_backbone("tiny", (32, 32, 3)), None, 32)])
+def test_a_one_pixel_mask_lands_in_the_cell_with_the_nearest_centre(network, layer, size):
+    geometry = receptive_field_geometry(network(), layer)
+    ys, xs = geometry.centres()
+    rng = np.random.default_rng(size)
+    for _ in range(5):
+        y, x = rng.integers(0, size, 2)
+        if np.abs(np.abs(ys - y) - 0.5 * geometry.jump[0]).min() < 0.01 or \
+                np.abs(np.abs(xs - x) - 0.5 * geometry.jump[1]).min() < 0.01:
+            continue  # a tie between two cells
+        mask = np.zeros((1, 1, size, size), "float32")
+        mask[0, 0, y, x] = 1.0
+        grid = masks_on_grid(mask, geometry, (size, size))[0, 0]
+        cell = np.unravel_index(grid.argmax(), grid.shape)
+        assert cell == (np.abs(ys - y).argmin(), np.abs(xs - x).argmin())
+        assert grid.max() == 1.0 and np.count_nonzero(grid) == 1
+
+
+def test_grid_masks_sample_the_centres_and_scale_with_the_mask_size():
+    """A Gaussian drawn at half the model's resolution is sampled where the
+    cells look; peak "one" rescales to 1, "raw" keeps the averages."""
+    geometry = receptive_field_geometry(build_squeezenet(2, (96, 96, 3)), "cam")  # 15 + 16 n
+    mask = gaussian_mask((48, 48), [(23.25, 7.25)], sigma=4.0)[None, None]  # (47, 15) at 96
+    raw = masks_on_grid(mask, geometry, (96, 96), peak="raw")[0, 0]
+    one = masks_on_grid(mask, geometry, (96, 96))[0, 0]
+    assert np.unravel_index(raw.argmax(), raw.shape) == (2, 0)
+    assert 0.3 < raw.max() < 1.0 and one.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(one, raw / raw.max(), rtol=1e-6)
+    square = gaussian_mask((48, 48), [(23.25, 23.25)], sigma=4.0)[None, None]
+    grid = masks_on_grid(square, geometry, (96, 96))[0, 0]
+    assert np.unravel_index(grid.argmax(), grid.shape) == (2, 2)
+    np.testing.assert_allclose(grid, grid.T, rtol=1e-6)  # an isotropic mask stays symmetric
+    with pytest.raises(MaskError, match="--mask-peak"):
+        masks_on_grid(mask, geometry, (96, 96), peak="max")
+
+
+def test_small_masks_are_named():
+    geometry = receptive_field_geometry(build_squeezenet(3, (96, 96, 3)), "cam")
+    masks = np.stack([[gaussian_mask((96, 96), [(47, 47)], 2.0)],   # one cell
+                      [gaussian_mask((96, 96), [(47, 47)], 16.0)],  # several cells
+                      [np.zeros((96, 96), "float32")]])             # no prior
+    grid = masks_on_grid(masks, geometry, (96, 96))
+    assert small_masks(grid, [1, 1, 0], ["dot", "blob", "away"]) == ["dot"]

@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+from common.receptive_field import receptive_field_geometry
 from fsa.losses import fsa_loss
-from fsa.masks import masks_to_grid
+from fsa.masks import masks_on_grid
 from fsa.model import FsaModel, StageSwitch, build_fsa_model
 from fsa.network import build_squeezenet
 
@@ -17,11 +18,16 @@ def test_squeezenet_v1_1_shapes_and_parameter_count():
     assert model.get_layer("cam").output.shape[1:] == (13, 13, 1000)
 
 
-def _fsa(size=64, classes=3, **kwargs):
+def _masks(size=64, classes=3):
     masks = np.zeros((classes, 2, size, size), "float32")
     masks[0, 0, :size // 2, :size // 2] = 1.0
     masks[1, :, size // 2:, :] = 0.5
-    return build_fsa_model(classes, masks, [1, 2, 0], input_shape=(size, size, 3), **kwargs)
+    return masks
+
+
+def _fsa(size=64, classes=3, **kwargs):
+    return build_fsa_model(classes, _masks(size, classes), [1, 2, 0],
+                           input_shape=(size, size, 3), **kwargs)
 
 
 def test_train_step_adds_the_fsa_loss_on_the_cam_layer():
@@ -32,10 +38,15 @@ def test_train_step_adds_the_fsa_loss_on_the_cam_layer():
     y = np.array([0, 1, 2, 1])
     logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
     cams = keras.Model(model.network.input, model.network.get_layer("cam").output)(x)
-    expected = fsa_loss(cams, masks_to_grid(np.asarray(model.masks), (3, 3)), [1, 2, 0], y, 1)
+    geometry = receptive_field_geometry(model.network, "cam")
+    grid = masks_on_grid(_masks(), geometry, (64, 64))
+    np.testing.assert_array_equal(model.masks, grid)
+    expected = fsa_loss(cams, grid, [1, 2, 0], y, 1, fit="bce")
     assert logs["fsa_loss"] == pytest.approx(float(expected), rel=1e-5)
     ce = keras.losses.sparse_categorical_crossentropy(y, model.network(x)).numpy().mean()
     assert logs["loss"] == pytest.approx(ce + float(expected), rel=1e-5)
+    true_cams = cams.numpy()[np.arange(4), :, :, y]
+    assert logs["cam_alive"] == pytest.approx((true_cams > 0).mean())
 
 
 def test_stage_switch_changes_the_stage_between_epochs():
@@ -51,11 +62,13 @@ def test_stage_switch_changes_the_stage_between_epochs():
 
 
 def test_deployable_network_round_trips_and_has_no_fsa_head(tmp_path, run_python):
-    model = _fsa(lambda_fsa=10.0)
+    model = _fsa(lambda_fsa=10.0, fit_loss="mse", mask_peak="raw")
     plain = build_squeezenet(3, (64, 64, 3))
     assert model.network.count_params() == plain.count_params()
     clone = FsaModel.from_config(model.get_config())
     assert clone.counts.tolist() == [1, 2, 0] and clone.lambda_fsa == 10.0
+    assert (clone.fit_loss, clone.mask_peak) == ("mse", "raw")
+    np.testing.assert_array_equal(clone.masks, model.masks)  # stored on the grid
     x = np.random.rand(2, 64, 64, 3).astype("float32")
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", model.network.predict(x, verbose=0))
@@ -79,3 +92,16 @@ def test_hnc_term_adds_to_the_fsa_loss():
     ce = keras.losses.sparse_categorical_crossentropy(y, model.network(x)).numpy().mean()
     assert logs["hnc_loss"] > 0 and logs["fsa_loss"] > 0
     assert logs["loss"] == pytest.approx(ce + logs["fsa_loss"] + logs["hnc_loss"], rel=1e-4)
+
+
+def test_dead_cam_monitor_warns_on_an_epoch_ending_at_zero(capsys):
+    from fsa.monitor import DeadCamMonitor
+    monitor = DeadCamMonitor()
+    monitor.on_epoch_end(0, {"cam_alive": 0.2})
+    assert not monitor.ended_dead and capsys.readouterr().err == ""
+    monitor.on_epoch_end(1, {"cam_alive": 0.0})
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "epoch 2 ended with cam_alive 0" in lines[0]
+    assert "--fit-loss bce" in lines[0] and monitor.ended_dead
+    monitor.on_epoch_end(2, {"cam_alive": 0.01})
+    assert not monitor.ended_dead

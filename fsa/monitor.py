@@ -1,0 +1,39 @@
+"""``DeadCamMonitor``: says when Forced Spatial Attention has killed the CAMs."""
+
+import sys
+
+import keras
+
+ADVICE = ("try --fit-loss bce (its gradient does not vanish), pretrained --weights, or a "
+          "lower --lambda-fsa / --lambda-reg")
+
+
+class DeadCamMonitor(keras.callbacks.Callback):
+    """Warns (one line on stderr) after each epoch whose ``cam_alive`` metric
+    is 0: every true-class CAM logit is <= 0, so ReLU -> GAP gives every
+    class 0, the softmax is uniform, cross-entropy passes no gradient, and
+    the model predicts at chance. ``ended_dead`` says whether the last epoch
+    ended so.
+
+    Example:
+        ``model.fit(data, epochs=12, callbacks=[StageSwitch(6), DeadCamMonitor()])``
+    """
+
+    def __init__(self, prefix="fsa"):
+        super().__init__()
+        self.prefix = prefix
+        self.alive = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        alive = (logs or {}).get("cam_alive")
+        if alive is None:
+            return
+        self.alive.append(float(alive))
+        if alive == 0:
+            print(f"{self.prefix}: warning: epoch {epoch + 1} ended with cam_alive 0: every "
+                  "true-class CAM logit is <= 0, so the cross-entropy gets no gradient and "
+                  f"the model predicts at chance; {ADVICE}", file=sys.stderr)
+
+    @property
+    def ended_dead(self):
+        return bool(self.alive) and self.alive[-1] == 0

@@ -1,0 +1,172 @@
+"""MultiWorkerMirroredStrategy for real: worker processes on 127.0.0.1 run
+the trainers' own commands; their weights equal one process with two
+replicas over the same global batches; only the chief writes; a killed
+worker's run resumes."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Runs a trainer's command as `python -m` would, and keeps the weights it
+# saves as model.keras (a non-chief worker saves into a folder it removes).
+DRIVER = """
+import os, runpy, sys
+import numpy as np
+from common.training import runfolder
+save_model = runfolder.save_model
+def keep(model, path):
+    np.savez(os.environ["WEIGHTS_OUT"], *model.get_weights())
+    save_model(model, path)
+runfolder.save_model = keep
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__")
+"""
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def start_workers(module, output, argv, tmp_path, count=2, tag="w"):
+    """Starts ``count`` worker processes of ``python -m module``; returns them."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(count)]}
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    processes = []
+    for index in range(count):
+        env = {**os.environ, "PYTHONPATH": ROOT, "TMPDIR": str(scratch),
+               "WEIGHTS_OUT": str(tmp_path / f"{tag}{index}.npz"),
+               "TF_CONFIG": json.dumps({"cluster": cluster,
+                                        "task": {"type": "worker", "index": index}})}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-c", DRIVER, module, "--strategy", "multi_worker", "--output",
+             str(output), "--verbose", "0", *argv], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return processes
+
+
+def finish(processes, timeout=300):
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=timeout)
+        results.append((process.returncode, out, err))
+    return results
+
+
+def reference_weights(command, argv, mirrored, shards=2):
+    """One process, two replicas, fed the same global batches: replica r
+    gets shard r's per-worker batch (what worker r reads)."""
+    from common.data.pipeline import make_dataset
+    from common.training import harness
+    from common.training.entry import parse, trainer_of
+    args = parse(command, argv)
+    trainer = trainer_of(command)
+    keras.utils.set_random_seed(args.seed)
+    data = harness.load_data(args, trainer)
+    augment = trainer.augmentation(args)
+    model = harness.compiled_model(trainer, args, data, mirrored)
+    parts = [make_dataset(data.train, data.classes, args.image_size, args.batch_size // shards,
+                          training=True, augment=augment, seed=args.seed, shard=(shards, i))
+             for i in range(shards)]
+
+    def interleave(*batches):
+        stream = tf.data.Dataset.from_tensors(batches[0])
+        for batch in batches[1:]:
+            stream = stream.concatenate(tf.data.Dataset.from_tensors(batch))
+        return stream
+
+    # As the workers: one repeated stream, steps_per_epoch passes per epoch.
+    batches = tf.data.Dataset.zip(tuple(p.repeat() for p in parts)).flat_map(interleave)
+    model.fit(mirrored.distribute_datasets_from_function(lambda context: batches),
+              epochs=args.epochs, steps_per_epoch=int(parts[0].cardinality()), verbose=0)
+    return [np.asarray(w) for w in model.network.get_weights()]
+
+
+def _weights(path):
+    with np.load(path) as saved:
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+@pytest.mark.parametrize("module, extra", [
+    ("common.train", []),
+    ("distraction.train", ["--p", "1", "--rotation", "0"]),  # a custom train_step
+])
+def test_two_workers_equal_one_process_with_two_replicas(tmp_path, mirrored, module, extra):
+    import importlib
+    command = importlib.import_module(module).COMMAND
+    argv = ["--epochs", "2", "--image-size", "16", "--batch-size", "64", *extra]
+    run = tmp_path / "run"
+    results = finish(start_workers(module, run, argv, tmp_path))
+    for code, out, err in results:
+        assert code == 0, err[-3000:]
+    assert results[1][1] == ""  # the other worker prints no progress
+    first, second = _weights(tmp_path / "w0.npz"), _weights(tmp_path / "w1.npz")
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    expected = reference_weights(command, argv + ["--output", str(tmp_path / "ref")], mirrored)
+    assert len(expected) == len(first)
+    for got, want in zip(first, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    # One run folder, the chief's; the other worker's temporary folder is gone.
+    assert (run / "model.keras").is_file() and (run / "metrics.json").is_file()
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1]
+    assert list((tmp_path / "tmp").glob("attention-*")) == []
+
+
+def test_every_other_trainer_takes_a_two_worker_step(tmp_path):
+    for module, extra in (("fsa.train", ["--image-size", "64", "--stage1-epochs", "1",
+                                         "--stage2-epochs", "0"]),
+                          ("agnet.train", ["--image-size", "32", "--num-primary", "2"]),
+                          ("fam.train", ["--image-size", "32"])):
+        run = tmp_path / module
+        results = finish(start_workers(module, run, ["--epochs", "1", "--batch-size", "64",
+                                                     *extra], tmp_path, tag=module))
+        for code, _, err in results:
+            assert code == 0, (module, err[-3000:])
+        for a, b in zip(_weights(tmp_path / f"{module}0.npz"),
+                        _weights(tmp_path / f"{module}1.npz")):
+            np.testing.assert_array_equal(a, b)
+        assert (run / "model.keras").is_file()
+
+
+def test_a_killed_worker_resumes_from_the_last_finished_epoch(tmp_path):
+    run = tmp_path / "run"
+    argv = ["--epochs", "5", "--image-size", "16", "--batch-size", "32"]
+    processes = start_workers("common.train", run, argv, tmp_path)
+    meta = run / "backup" / "training_metadata.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and not meta.is_file():
+        time.sleep(0.1)
+    assert meta.is_file(), "no epoch finished"
+    processes[1].send_signal(signal.SIGKILL)
+    code, _, err = finish(processes[:1], timeout=180)[0]
+    processes[1].wait()
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert "another worker stopped" in last and "--resume" in last, err[-2000:]
+    finished = json.loads(meta.read_text())["epoch"]
+    assert 1 <= finished < 5 and not (run / "model.keras").exists()
+    results = finish(start_workers("common.train", run, ["--resume"], tmp_path))
+    for code, _, err in results:
+        assert code == 0, err[-3000:]
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1, 2, 3, 4]
+    assert (run / "model.keras").is_file() and (run / "metrics.json").is_file()
+    assert len(list((run / "cams").glob("epoch_*.png"))) == 5
+    assert list((tmp_path / "tmp").glob("attention-*")) == []

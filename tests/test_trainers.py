@@ -1,0 +1,72 @@
+"""Every trainer, end to end on a small slice of its demo: with XLA
+(--jit-compile) and in mixed precision, whose model reloads in a fresh
+process with the predictions the run recorded."""
+
+import json
+import os
+
+import keras
+import pandas as pd
+import pytest
+
+from common.training.entry import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# name -> (module, demo, its own flags)
+TRAINERS = {
+    "common": ("common.train", "digits", ["--image-size", "16"]),
+    "distraction": ("distraction.train", "digits", ["--image-size", "16", "--p", "1"]),
+    "fsa": ("fsa.train", "where", ["--image-size", "64", "--stage1-epochs", "1",
+                                   "--stage2-epochs", "0"]),
+    "agnet": ("agnet.train", "fashion", ["--image-size", "32", "--num-primary", "2"]),
+    "fam": ("fam.train", "wsol", ["--image-size", "32"]),
+}
+
+
+def _run(name, tmp_path, small_demo, demo_settings, *flags):
+    import importlib
+    module, demo, own = TRAINERS[name]
+    command = importlib.import_module(module).COMMAND
+    data = small_demo(demo)
+    argv = ["--data", data, "--config", demo_settings(command), "--epochs", "1",
+            "--batch-size", "16", "--verbose", "0", "--output", str(tmp_path / name), *own,
+            *flags]
+    if name == "fsa":
+        argv += ["--masks", os.path.join(os.path.dirname(data), "masks.npz")]
+    try:
+        return main(command, argv)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_xla_and_mixed_precision_train_and_reload(name, tmp_path, small_demo, demo_settings,
+                                                  run_python, monkeypatch):
+    """--jit-compile --mixed-precision together: the train step compiles
+    with XLA (AG-Net's region pooling has no CropAndResize), the sub-layers
+    run in float16, and model.keras reloads in a fresh process that imports
+    nothing of the toolkit first, predicting what predictions.csv recorded."""
+    monkeypatch.setenv("AGNET_REGION_CACHE", str(tmp_path / "regions"))
+    run = _run(name, tmp_path, small_demo, demo_settings, "--jit-compile", "--mixed-precision")
+    history = pd.read_csv(os.path.join(run, "history.csv"))
+    assert history["loss"].notna().all() and len(history) == 1
+    config = json.loads(open(os.path.join(run, "metrics.json")).read())
+    assert 0 <= config["accuracy"] <= 1
+    size = int(TRAINERS[name][2][1])
+    run_python(f"""
+import numpy as np, pandas as pd, tensorflow as tf
+from common.data.pipeline import decode_image
+from common.saving import load_model
+model = load_model(r"{run}/model.keras")
+layers = [l for l in model.layers if hasattr(l, "compute_dtype")]
+assert any(l.compute_dtype == "float16" for l in layers), "not a mixed-precision model"
+table = pd.read_csv(r"{run}/predictions.csv")
+images = tf.stack([decode_image(p, ({size}, {size})) for p in table["path"]])
+inputs = images
+if "{name}" == "agnet":
+    from agnet.cache import compute_regions
+    regions = compute_regions(list(table["path"]), {size}, 2, 0, r"{tmp_path / 'regions'}")
+    inputs = {{"image": images, "regions": regions}}
+expected = table[[c for c in table if c.startswith("p_")]].to_numpy()
+np.testing.assert_allclose(model.predict(inputs, verbose=0), expected, rtol=1e-5, atol=1e-6)
+""")
