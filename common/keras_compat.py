@@ -64,16 +64,21 @@ class DistributedBuildFix:
     and when the last batch splits unevenly over the replicas their shapes
     differ (AddN fails). It also takes that batch with ``next()`` from the
     training iterator, which ``steps_per_epoch`` keeps across epochs, so the
-    first batch is never trained on; this reads a fresh iterator instead.
-    Overrides that private method; ``tests/common/test_keras_compat.py``
-    fails when Keras changes it.
+    first batch is never trained on. The build needs shapes and dtypes only:
+    this reads them from the dataset's ``element_spec`` (the first replica's
+    ``TensorSpec``s) and iterates nothing, so the data order does not depend
+    on it either. Overrides that private method;
+    ``tests/common/test_keras_compat.py`` fails when Keras changes it.
     """
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if self._distribute_strategy is None:
             return
         if iterator is not None:
-            data_batch = next(iter(iterator._get_iterator()))
+            data_batch = keras.tree.map_structure(
+                lambda spec: spec._value_specs[0] if hasattr(spec, "_value_specs") else spec,
+                iterator._get_iterator().element_spec)
+        else:
             data_batch = first_replica(self.distribute_strategy, data_batch)
         with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=data_batch)

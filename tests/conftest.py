@@ -6,6 +6,11 @@ import os
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Bit-reproducible TensorFlow ops (CPU kernels otherwise sum in thread
+# order): tests that compare two runs, or worker processes with one
+# process, then differ only where the computation does. Subprocesses
+# inherit it.
+os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
 # Demos are built once per test session, shared by every test and subprocess.
 os.environ.setdefault("ATTENTION_DEMO_DIR", tempfile.mkdtemp(prefix="attention-demo-"))
 
@@ -99,9 +104,15 @@ def demo_settings(tmp_path_factory):
     defaults, so ``--data small.csv`` trains like the demo (not the paper)."""
     import yaml
 
+    from common.training.cli import BASE_DEFAULTS
+
     def make(command):
         path = tmp_path_factory.mktemp("settings") / f"{command.method}.yaml"
-        settings = {k: v for k, v in command.demo_defaults.items() if v is not None}
-        path.write_text(yaml.safe_dump({**settings, "weights": "none"}))
+        demo = {**BASE_DEFAULTS, **command.demo_defaults, "weights": "none"}
+        for run_specific in ("output", "resume", "val_data", "verbose", "strategy"):
+            demo.pop(run_specific, None)
+        known = command.all_flags()
+        path.write_text(yaml.safe_dump({k: v for k, v in demo.items()
+                                        if v is not None and k in known}))
         return str(path)
     return make

@@ -39,34 +39,49 @@ def _run(name, tmp_path, small_demo, demo_settings, *flags):
         keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.fixture(scope="module")
+def mixed_runs(tmp_path_factory, small_demo, demo_settings):
+    """Every trainer with --jit-compile --mixed-precision together: the train
+    step compiles with XLA (AG-Net's region pooling has no CropAndResize)
+    and the sub-layers run in float16."""
+    tmp_path = tmp_path_factory.mktemp("mixed")
+    os.environ["AGNET_REGION_CACHE"] = str(tmp_path / "regions")
+    try:
+        return {name: _run(name, tmp_path, small_demo, demo_settings, "--jit-compile",
+                           "--mixed-precision") for name in sorted(TRAINERS)}, tmp_path
+    finally:
+        del os.environ["AGNET_REGION_CACHE"]
+
+
 @pytest.mark.parametrize("name", sorted(TRAINERS))
-def test_xla_and_mixed_precision_train_and_reload(name, tmp_path, small_demo, demo_settings,
-                                                  run_python, monkeypatch):
-    """--jit-compile --mixed-precision together: the train step compiles
-    with XLA (AG-Net's region pooling has no CropAndResize), the sub-layers
-    run in float16, and model.keras reloads in a fresh process that imports
-    nothing of the toolkit first, predicting what predictions.csv recorded."""
-    monkeypatch.setenv("AGNET_REGION_CACHE", str(tmp_path / "regions"))
-    run = _run(name, tmp_path, small_demo, demo_settings, "--jit-compile", "--mixed-precision")
+def test_xla_mixed_precision_run_trains(name, mixed_runs):
+    run = mixed_runs[0][name]
     history = pd.read_csv(os.path.join(run, "history.csv"))
-    assert history["loss"].notna().all() and len(history) == 1
-    config = json.loads(open(os.path.join(run, "metrics.json")).read())
-    assert 0 <= config["accuracy"] <= 1
-    size = int(TRAINERS[name][2][1])
+    assert len(history) == 1 and history["loss"].notna().all()
+    assert 0 <= json.loads(open(os.path.join(run, "metrics.json")).read())["accuracy"] <= 1
+
+
+def test_mixed_precision_models_reload_in_a_fresh_process(mixed_runs, run_python):
+    """model.keras of every trainer reloads in a fresh process that imports
+    nothing of the toolkit first, in float16, predicting predictions.csv."""
+    runs, tmp_path = mixed_runs
+    cases = {name: (run, int(TRAINERS[name][2][1])) for name, run in runs.items()}
     run_python(f"""
 import numpy as np, pandas as pd, tensorflow as tf
 from common.data.pipeline import decode_image
 from common.saving import load_model
-model = load_model(r"{run}/model.keras")
-layers = [l for l in model.layers if hasattr(l, "compute_dtype")]
-assert any(l.compute_dtype == "float16" for l in layers), "not a mixed-precision model"
-table = pd.read_csv(r"{run}/predictions.csv")
-images = tf.stack([decode_image(p, ({size}, {size})) for p in table["path"]])
-inputs = images
-if "{name}" == "agnet":
-    from agnet.cache import compute_regions
-    regions = compute_regions(list(table["path"]), {size}, 2, 0, r"{tmp_path / 'regions'}")
-    inputs = {{"image": images, "regions": regions}}
-expected = table[[c for c in table if c.startswith("p_")]].to_numpy()
-np.testing.assert_allclose(model.predict(inputs, verbose=0), expected, rtol=1e-5, atol=1e-6)
+for name, (run, size) in {cases!r}.items():
+    model = load_model(run + "/model.keras")
+    layers = [l for l in model.layers if hasattr(l, "compute_dtype")]
+    assert any(l.compute_dtype == "float16" for l in layers), name
+    table = pd.read_csv(run + "/predictions.csv")
+    images = tf.stack([decode_image(p, (size, size)) for p in table["path"]])
+    inputs = images
+    if name == "agnet":
+        from agnet.cache import compute_regions
+        regions = compute_regions(list(table["path"]), size, 2, 0, r"{tmp_path / 'regions'}")
+        inputs = {{"image": images, "regions": regions}}
+    expected = table[[c for c in table if c.startswith("p_")]].to_numpy()
+    np.testing.assert_allclose(model.predict(inputs, verbose=0), expected, rtol=1e-5,
+                               atol=1e-6, err_msg=name)
 """)

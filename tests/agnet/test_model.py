@@ -167,3 +167,19 @@ def test_region_pooling_equals_crop_and_resize_and_its_gradient():
     np.testing.assert_allclose(single.reshape(-1, 5), tf.image.crop_and_resize(
         features, full.reshape(-1, 4), np.repeat([0, 1], 4), (1, 1)).numpy().reshape(-1, 5),
         atol=1e-5)
+
+
+def test_agnet_converts_to_litert_with_builtin_ops_only(tmp_path):
+    """No CropAndResize left: the SavedModel converts without the Flex
+    delegate and LiteRT predicts what Keras predicts."""
+    from common.export import export_saved_model, export_tflite, tflite_predict
+    model = build_agnet(build_backbone("tiny", (32, 32, 3)), 3, num_primary=4)
+    classifier = model.get_layer("classifier")
+    classifier.set_weights([np.random.default_rng(1).normal(size=w.shape).astype("float32")
+                            for w in classifier.get_weights()])
+    x = _inputs(n=3)
+    saved = export_saved_model(model, str(tmp_path / "saved"))
+    lite = export_tflite(saved, tmp_path / "agnet.tflite", builtin_only=True)
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(tflite_predict(lite, x), expected, rtol=1e-4, atol=1e-5)
+    assert np.ptp(expected) > 0.05

@@ -13,11 +13,12 @@ from common.training.entry import main
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_demo_run_then_predict(tmp_path, monkeypatch):
+def test_demo_run_then_predict(tmp_path, monkeypatch, small_demo, demo_settings):
     monkeypatch.setenv("AGNET_REGION_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
-    main(COMMAND, ["--output", str(run), "--epochs", "1", "--image-size", "48",
-                          "--num-primary", "3", "--batch-size", "64", "--verbose", "0"])
+    main(COMMAND, ["--data", small_demo("fashion", 12), "--config", demo_settings(COMMAND),
+                   "--output", str(run), "--epochs", "1", "--image-size", "48",
+                   "--num-primary", "3", "--batch-size", "64", "--verbose", "0"])
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"top1", "top5", "mAP"} <= set(metrics)
     assert metrics["top1"] == metrics["accuracy"] and metrics["top5"] >= metrics["top1"]

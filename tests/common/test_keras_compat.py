@@ -55,5 +55,7 @@ def test_keras_still_reduces_scalar_logs_on_axis_0_in_multi_worker_mode():
     assert hasattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build")
     assert hasattr(trainer.TensorFlowTrainer, "_symbolic_build")
     assert hasattr(trainer.TFEpochIterator, "_get_iterator")
+    from tensorflow.python.distribute.values import PerReplicaSpec
+    assert "_value_specs" in PerReplicaSpec.__init__.__code__.co_names
     build = inspect.getsource(trainer.TensorFlowTrainer._maybe_symbolic_build)
     assert 'self.distribute_strategy.reduce(\n                        "MEAN"' in build

@@ -80,10 +80,10 @@ def reference_weights(command, argv, mirrored, shards=2):
     trainer = trainer_of(command)
     keras.utils.set_random_seed(args.seed)
     data = harness.load_data(args, trainer)
-    augment = trainer.augmentation(args)
+    augments = [trainer.augmentation(args) for _ in range(shards)]  # one per worker
     model = harness.compiled_model(trainer, args, data, mirrored)
     parts = [make_dataset(data.train, data.classes, args.image_size, args.batch_size // shards,
-                          training=True, augment=augment, seed=args.seed, shard=(shards, i))
+                          training=True, augment=augments[i], seed=args.seed, shard=(shards, i))
              for i in range(shards)]
 
     def interleave(*batches):
@@ -106,12 +106,14 @@ def _weights(path):
 
 @pytest.mark.parametrize("module, extra", [
     ("common.train", []),
-    ("distraction.train", ["--p", "1", "--rotation", "0"]),  # a custom train_step
+    ("distraction.train", ["--p", "1"]),  # a custom train_step, with augmentation
 ])
-def test_two_workers_equal_one_process_with_two_replicas(tmp_path, mirrored, module, extra):
+def test_two_workers_equal_one_process_with_two_replicas(tmp_path, mirrored, module, extra,
+                                                        small_demo, demo_settings):
     import importlib
     command = importlib.import_module(module).COMMAND
-    argv = ["--epochs", "2", "--image-size", "16", "--batch-size", "64", *extra]
+    argv = ["--data", small_demo("digits", 24), "--config", demo_settings(command),
+            "--epochs", "2", "--image-size", "16", "--batch-size", "64", *extra]
     run = tmp_path / "run"
     results = finish(start_workers(module, run, argv, tmp_path))
     for code, out, err in results:
@@ -130,13 +132,20 @@ def test_two_workers_equal_one_process_with_two_replicas(tmp_path, mirrored, mod
     assert list((tmp_path / "tmp").glob("attention-*")) == []
 
 
-def test_every_other_trainer_takes_a_two_worker_step(tmp_path):
-    for module, extra in (("fsa.train", ["--image-size", "64", "--stage1-epochs", "1",
-                                         "--stage2-epochs", "0"]),
-                          ("agnet.train", ["--image-size", "32", "--num-primary", "2"]),
-                          ("fam.train", ["--image-size", "32"])):
+def test_every_other_trainer_takes_a_two_worker_step(tmp_path, small_demo, demo_settings):
+    import importlib
+    for module, demo, extra in (
+            ("fsa.train", "where", ["--image-size", "64", "--stage1-epochs", "1",
+                                    "--stage2-epochs", "0"]),
+            ("agnet.train", "fashion", ["--image-size", "32", "--num-primary", "2"]),
+            ("fam.train", "wsol", ["--image-size", "32"])):
+        data = small_demo(demo)
+        if module == "fsa.train":
+            extra = extra + ["--masks", os.path.join(os.path.dirname(data), "masks.npz")]
+        settings = demo_settings(importlib.import_module(module).COMMAND)
         run = tmp_path / module
-        results = finish(start_workers(module, run, ["--epochs", "1", "--batch-size", "64",
+        results = finish(start_workers(module, run, ["--data", data, "--config", settings,
+                                                     "--epochs", "1", "--batch-size", "16",
                                                      *extra], tmp_path, tag=module))
         for code, _, err in results:
             assert code == 0, (module, err[-3000:])

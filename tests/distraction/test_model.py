@@ -97,12 +97,12 @@ def test_config_round_trip_and_bad_arguments():
         DistractionModel(model.network, p=1.5)
 
 
-def test_trainer_writes_erased_metrics_and_reloadable_model(tmp_path,
-                                                            reloaded_predictions_match):
+def test_trainer_writes_erased_metrics_and_reloadable_model(
+        tmp_path, reloaded_predictions_match, small_demo, demo_settings):
     run = tmp_path / "run"
-    main(COMMAND, ["--output", str(run), "--epochs", "1", "--image-size", "16",
-                                "--batch-size", "64", "--verbose", "0", "--p", "1",
-                                "--oversample", "3"])
+    main(COMMAND, ["--data", small_demo("digits", 12), "--config", demo_settings(COMMAND),
+                   "--output", str(run), "--epochs", "1", "--image-size", "16",
+                   "--batch-size", "64", "--verbose", "0", "--p", "1", "--oversample", "3"])
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"accuracy", "f1_weighted", "true_positive_rate"} <= set(metrics["erased"])
     assert metrics["occlusion"] == {"p": 1.0, "threshold": 0.85, "mode": "zero"}
