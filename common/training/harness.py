@@ -10,6 +10,7 @@ writes ``model.keras``, ``metrics.json``, ``predictions.csv`` and
 import json
 import os
 import sys
+import warnings
 from types import SimpleNamespace
 
 import keras
@@ -125,9 +126,15 @@ def compiled_model(trainer, args, data, strategy):
         network = trainer.build_network(args, len(data.classes), data.multi_label)
         model = trainer.build_model(args, network, data)
         loss = "binary_crossentropy" if data.multi_label else "sparse_categorical_crossentropy"
-        model.compile(optimizer=trainer.optimizer(args), loss=loss,
-                      metrics=trainer.metrics(args, data.multi_label),
-                      jit_compile=bool(args.jit_compile))
+        with warnings.catch_warnings():  # Keras would only warn, then train without XLA
+            warnings.simplefilter("ignore", UserWarning)
+            model.compile(optimizer=trainer.optimizer(args), loss=loss,
+                          metrics=trainer.metrics(args, data.multi_label),
+                          jit_compile=bool(args.jit_compile))
+    if args.jit_compile and not model.jit_compile:
+        raise cli.ConfigError("--jit-compile: Keras will not compile this model with XLA "
+                              "(TensorFlow's op determinism is on, e.g. TF_DETERMINISTIC_OPS, "
+                              "or a layer does not support XLA); drop one of the two")
     return model
 
 

@@ -115,3 +115,11 @@ def test_resume_after_sigkill_finishes_each_epoch_once(tmp_path):
     assert pd.read_csv(history)["epoch"].tolist() == [0, 1, 2, 3, 4, 5]
     assert (run / "model.keras").is_file() and (run / "metrics.json").is_file()
     assert len(list((run / "cams").glob("epoch_*.png"))) == 6
+
+
+def test_jit_compile_that_keras_would_drop_is_refused(tmp_path, capsys):
+    """With op determinism on (as in this test session) Keras silently
+    trains without XLA; the harness says so and stops before training."""
+    line = _error_line(capsys, ["--jit-compile", "--output", str(tmp_path / "run"), *FAST])
+    assert "--jit-compile: Keras will not compile this model with XLA" in line
+    assert not (tmp_path / "run" / "history.csv").exists()
