@@ -18,25 +18,31 @@ def region_weights(model, inputs):
     return ops.convert_to_numpy(layer.region_weights(alpha)[..., 0])
 
 
-def draw(image, boxes, weights, strongest=3):
-    """uint8 RGB image with the ``strongest`` regions drawn, thicker for more weight."""
-    import cv2
+RANK_COLOURS = ("red", "orange", "deepskyblue")
+
+
+def region_picture(image, boxes, weights, title, strongest=3):
+    """A figure of the image with its ``strongest`` regions (of eq. 3's
+    weights) drawn, thicker for more weight, and a legend of their ranks."""
     import numpy as np
-    canvas = np.ascontiguousarray(image.copy())
-    height, width = canvas.shape[:2]
+
+    from common.training.plots import single_figure
+    height, width = image.shape[:2]
     order = np.argsort(-weights[:len(boxes)])[:strongest]
-    colours = [(255, 60, 60), (255, 200, 0), (60, 200, 255)]
+    drawn, legend = [], []
     for rank, r in enumerate(order):
         y1, x1, y2, x2 = boxes[r]
-        cv2.rectangle(canvas, (int(x1 * (width - 1)), int(y1 * (height - 1))),
-                      (int(x2 * (width - 1)), int(y2 * (height - 1))),
-                      colours[rank % 3], max(1, 3 - rank))
-    return canvas
+        colour = RANK_COLOURS[rank % len(RANK_COLOURS)]
+        drawn.append((x1 * (width - 1), y1 * (height - 1), x2 * (width - 1),
+                      y2 * (height - 1), colour, 3 - rank))
+        legend.append((colour, f"region ranked {rank + 1} (weight {weights[r]:.3f})"))
+    return single_figure(image, title, boxes=drawn, legend=legend)
 
 
 class Predict(ModelCommand):
     prog = "python -m agnet.predict"
     description = __doc__
+    suffix = "_regions.png"
 
     def add_arguments(self, parser):
         parser.add_argument("--out", default=None,
@@ -56,14 +62,18 @@ class Predict(ModelCommand):
             saved = read_yaml(config)
             seed = saved.get("seed", 0) if seed is None else seed
             num_primary = saved.get("num_primary")
-        return predict(model, args.images, classes, args.out, seed or 0, num_primary)
+        return predict(model, args.images, classes, getattr(args, "outputs", None), seed or 0,
+                       num_primary)
 
 
-def predict(model, paths, classes=None, out=None, seed=0, num_primary=None):
+def predict(model, paths, classes=None, outputs=None, seed=0, num_primary=None):
+    """Prints the top-5 classes of each image; with ``outputs`` (one PNG path
+    per image) draws its strongest regions."""
     import numpy as np
 
     from agnet.cache import load_rgb
     from agnet.regions import num_regions, semantic_regions
+    from common.training.plots import save_figure
     size = model.input["image"].shape[1]
     count = model.input["regions"].shape[1]
     if num_primary is None:  # the k with k + k(k-1)/2 = R
@@ -72,18 +82,16 @@ def predict(model, paths, classes=None, out=None, seed=0, num_primary=None):
     regions = np.stack([semantic_regions(im, num_primary, seed) for im in images])
     inputs = {"image": images.astype("float32") / 255.0, "regions": regions}
     probabilities = model.predict(inputs, verbose=0)
-    weights = region_weights(model, inputs) if out else None
+    weights = region_weights(model, inputs) if outputs else None
     for i, path in enumerate(paths):
         top = np.argsort(-probabilities[i])[:5]
         names = [classes[c] if classes else str(c) for c in top]
-        print(f"{path}: " + ", ".join(f"{n} {probabilities[i, c]:.3f}"
-                                       for n, c in zip(names, top)))
-        if out:
-            from common.training.plots import save_rgb
-            os.makedirs(out, exist_ok=True)
-            name = os.path.splitext(os.path.basename(path))[0]
-            save_rgb(os.path.join(out, f"{name}_regions.png"),
-                     draw(images[i], regions[i], weights[i]))
+        ranked = ", ".join(f"{n} {probabilities[i, c]:.3f}" for n, c in zip(names, top))
+        print(f"{path}: {ranked}")
+        if outputs:
+            os.makedirs(os.path.dirname(outputs[i]) or ".", exist_ok=True)
+            title = f"{os.path.basename(path)}\ntop-5: {ranked}"
+            save_figure(outputs[i], region_picture(images[i], regions[i], weights[i], title))
     return probabilities
 
 

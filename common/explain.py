@@ -10,6 +10,7 @@ from common.training.model_command import ModelCommand
 class Explain(ModelCommand):
     prog = "python -m common.explain"
     description = __doc__
+    suffix = "_gradcam.png"
 
     def add_arguments(self, parser):
         parser.add_argument("--out", required=True, help="folder for the overlay PNGs")
@@ -30,30 +31,34 @@ class Explain(ModelCommand):
                              "explain handles single-input classifiers")
 
     def run(self, args, model, classes):
-        return explain(model, args.images, args.out, classes, args.class_name, args.layer)
+        return explain(model, args.images, args.outputs, classes, args.class_name, args.layer)
 
 
-def explain(model, paths, out, classes=None, class_name=None, layer=None):
-    """Writes ``out/<image name>_gradcam.png`` for each image; returns the
-    predicted class indices."""
+def explain(model, paths, outputs, classes=None, class_name=None, layer=None):
+    """Writes one picture per image (``outputs``: their paths): the Grad-CAM
+    overlay of the predicted class, or of ``class_name``, titled with the
+    prediction and its probability; returns the predicted class indices."""
     import numpy as np
     import tensorflow as tf
 
     from common.cam import GradCAM
     from common.data.pipeline import decode_image
-    from common.training.plots import overlay, save_rgb
+    from common.training.plots import save_figure, single_figure
     size = model.inputs[0].shape[1:3]
     images = tf.stack([decode_image(p, size) for p in paths])
-    predicted = model.predict(images, verbose=0).argmax(-1)
+    probabilities = model.predict(images, verbose=0)
+    predicted = probabilities.argmax(-1)
     target = predicted if class_name is None else np.full(len(paths),
                                                           classes.index(class_name))
     heatmaps = GradCAM(model, layer)(images, class_index=target).numpy()
-    os.makedirs(out, exist_ok=True)
-    for path, image, heat, p, t in zip(paths, images.numpy(), heatmaps, predicted, target):
-        name = os.path.splitext(os.path.basename(path))[0]
-        save_rgb(os.path.join(out, f"{name}_gradcam.png"), overlay(image, heat))
-        label = classes[p] if classes else p
-        print(f"{path}: predicted {label}; map of {classes[t] if classes else t}")
+    name = (lambda i: classes[i]) if classes else str
+    for path, out, image, heat, probs, p, t in zip(paths, outputs, images.numpy(), heatmaps,
+                                                   probabilities, predicted, target):
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        title = (f"{os.path.basename(path)}\npredicted: {name(p)} ({probs[p]:.2f})\n"
+                 f"Grad-CAM of: {name(t)} ({probs[t]:.2f})")
+        save_figure(out, single_figure(image, title, heatmap=heat))
+        print(f"{path}: predicted {name(p)} ({probs[p]:.3f}); map of {name(t)} -> {out}")
     return predicted
 
 

@@ -45,6 +45,10 @@ class Evaluate(ModelCommand):
             raise DataError(f"--data: every image needs at least one box; '{args.data}' has "
                             "images without")
         self.table = table
+        existing = os.path.join(args.out, "metrics.json")
+        if os.path.exists(existing) and not args.overwrite:
+            raise ValueError(f"--out: '{existing}' exists already; pass --overwrite to "
+                             "replace it")
 
     def run(self, args, model, classes):
         return evaluate(model, self.table, classes, args.out, args.threshold, args.pictures,
@@ -52,13 +56,13 @@ class Evaluate(ModelCommand):
 
 
 def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=32):
-    import cv2
     import numpy as np
 
     from common.data.pipeline import decode_image, make_dataset
     from common.io import write_json
-    from common.training.plots import overlay, save_rgb
+    from common.training.plots import save_figure, single_figure
     from fam.localization import evaluate_localization
+    from fam.metrics import iou_matrix
     size = model.inputs[0].shape[1]
     probabilities = model.predict(make_dataset(table, classes, size, batch_size), verbose=0)
     names = {layer.name for layer in model.layers}
@@ -67,15 +71,21 @@ def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=
                                                      probabilities, kind, threshold)
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "metrics.json"), result)
+    what = "foreground map" if kind == "fam" else "CAM of the true class"
     for i in range(min(pictures, len(table))):
-        image = decode_image(table["path"].iloc[i], (size, size)).numpy()
-        canvas = np.ascontiguousarray(overlay(image, maps[i]))
-        for x0, y0, x1, y1 in gts[i]:
-            cv2.rectangle(canvas, (int(x0), int(y0)), (int(x1), int(y1)), (0, 255, 0), 1)
-        x0, y0, x1, y1 = boxes[i]
-        cv2.rectangle(canvas, (x0, y0), (x1, y1), (255, 255, 0), 1)
-        name = os.path.splitext(os.path.basename(table["path"].iloc[i]))[0]
-        save_rgb(os.path.join(out, f"{i:03d}_{name}.png"), canvas)
+        path = table["path"].iloc[i]
+        image = decode_image(path, (size, size)).numpy()
+        predicted, truth = int(probabilities[i].argmax()), table["labels"].iloc[i][0]
+        iou = float(iou_matrix([boxes[i]], gts[i]).max())
+        title = (f"{os.path.basename(path)}: true {truth}, predicted {classes[predicted]} "
+                 f"({probabilities[i, predicted]:.2f})\nbest IoU of the predicted box {iou:.2f}")
+        drawn = [(*boxes[i], "yellow", 2)] + [(*gt, "lime", 2) for gt in gts[i]]
+        legend = [("yellow", f"predicted box ({what} > {threshold})"),
+                  ("lime", "ground truth")]
+        name = os.path.splitext(os.path.basename(path))[0]
+        save_figure(os.path.join(out, f"{i:03d}_{name}.png"),
+                    single_figure(image, title, heatmap=maps[i], boxes=drawn, legend=legend,
+                                  colorbar_label=what))
     print(json.dumps(result, indent=1))
     return result
 

@@ -47,7 +47,10 @@ def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_r
     def union():
         return tf.reduce_max(tf.where(valid[:, :, None, None], own_masks, 0.0), axis=1)
 
-    target = tf.cond(tf.equal(tf.cast(stage, tf.int32), 2), closest, union)  # (B, h, w)
+    # Both targets are small; tf.where instead of tf.cond, whose gradient
+    # passes branch intermediates as Optionals that TensorFlow's type
+    # inference rejects ("Type inference failed ... TFT_OPTIONAL").
+    target = tf.where(tf.equal(tf.cast(stage, tf.int32), 2), closest(), union())  # (B, h, w)
     if fit == "mse":
         per_cell = tf.square(true_map - target)
     else:

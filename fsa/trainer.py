@@ -42,12 +42,17 @@ class FsaTrainer(Trainer):
                          lambda_reg=0.0 if args.variant == "mse" else args.lambda_reg,
                          fit_loss=args.fit_loss, mask_peak=args.mask_peak,
                          **hnc_options(args))
+        self.counts = dict(zip(data.classes, counts))
         grid = model.masks.shape[2:]
         for name in small_masks(model.masks, counts, data.classes):
             print(f"fsa: warning: the mask of class '{name}' covers fewer than 2 cells above "
                   f"0.5 of the {grid[0]}x{grid[1]} CAM grid, so it cannot shape the CAM; use "
                   "a larger --image-size or a larger mask sigma", file=sys.stderr)
         return model
+
+    def snapshot_classes(self, args, data):
+        """Classes with a spatial prior first: their maps show the masks at work."""
+        return sorted(data.classes, key=lambda name: self.counts[name] == 0)
 
     def callbacks(self, args, run, data):
         self.monitor = DeadCamMonitor()

@@ -1,6 +1,7 @@
 """Every image checked before training: missing, unreadable or corrupt
 files, unknown labels, boxes outside the image."""
 
+import contextlib
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from common.data.tables import IMAGE_EXTENSIONS, DataError, format_listing
+
+
+@contextlib.contextmanager
+def opencv_quiet():
+    """OpenCV's own log lines off (a corrupt PNG makes its decoder print
+    WARN/ERROR lines): the checks report every bad file in one message."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
 
 
 def _inspect(path):
@@ -35,7 +48,9 @@ def _inspect(path):
 def check_images(paths):
     """Raises one DataError naming every path that is not a readable image
     (for commands that take image files on the command line)."""
-    bad = [f"{path} ({reason})" for path in paths if isinstance(reason := _inspect(path), str)]
+    with opencv_quiet():
+        reasons = [_inspect(path) for path in paths]
+    bad = [f"{path} ({reason})" for path, reason in zip(paths, reasons) if isinstance(reason, str)]
     if bad:
         raise DataError(f"bad image(s): {'; '.join(bad)}")
 
@@ -46,7 +61,7 @@ def validate(table, class_names, skip_bad=False, what="data"):
     without images. Raises one DataError listing the offenders, or with
     ``skip_bad`` warns on stderr and returns the table without them."""
     known = set(class_names)
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+    with opencv_quiet(), ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         shapes = list(tqdm(pool.map(_inspect, table["path"]), total=len(table),
                            desc=f"checking {what} images", leave=False,
                            disable=True if len(table) < 500 else None))

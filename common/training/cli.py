@@ -85,7 +85,7 @@ GROUPS = {
         "epochs": Flag(int, "number of epochs", low=1),
         "batch_size": Flag(int, "global batch size (split over the replicas)", low=1),
         "optimizer": Flag(str, "optimizer", OPTIMIZERS),
-        "lr": Flag(float, "learning rate", high=10.0, **POSITIVE),
+        "lr": Flag(float, "learning rate", **POSITIVE),
         "momentum": Flag(float, "SGD momentum", low=0.0, high=1.0),
         "weight_decay": Flag(float, "decoupled weight decay", low=0.0, high=1.0),
         "epsilon": Flag(float, "Adam's epsilon", **POSITIVE),

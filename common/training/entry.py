@@ -9,7 +9,7 @@ import importlib
 import os
 
 from common.io import read_yaml
-from common.training import cli, runfolder, workers
+from common.training import cli, quiet, runfolder, workers
 
 
 def parse(command, argv=None):
@@ -46,5 +46,6 @@ def main(command, argv=None):
         args = parse(command, argv)
     except (cli.ConfigError, runfolder.RunFolderError) as error:
         cli.fail(command.prog, error)
+    quiet.import_tensorflow(args.verbose)
     from common.training import harness
     return harness.train(command, trainer_of(command), args)

@@ -5,8 +5,10 @@ import json
 import os
 
 import keras
+import numpy as np
 
 from common.io import atomic_write, write_json
+from common.training.nonfinite_guard import NonFiniteError
 
 
 class EpochBackup(keras.callbacks.Callback):
@@ -22,6 +24,11 @@ class EpochBackup(keras.callbacks.Callback):
         self.backup_dir = backup_dir
 
     def on_epoch_end(self, epoch, logs=None):
+        bad = [w.name for w in self.model.weights
+               if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+        if bad:  # never replace the last good backup with broken weights
+            raise NonFiniteError(f"non-finite weights ({', '.join(bad[:3])}) after epoch "
+                                 f"{epoch + 1}; the backup of epoch {epoch} is kept")
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch_{epoch + 1:03d}.weights.h5"
         atomic_write(os.path.join(self.backup_dir, name), self.model.save_weights)
@@ -51,5 +58,11 @@ def restore_backup(model, backup_dir):
         saved = json.load(handle)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
+    learning_rate = model.optimizer.learning_rate if model.optimizer is not None else None
+    rate = None if learning_rate is None else keras.ops.convert_to_numpy(learning_rate)
     model.load_weights(os.path.join(backup_dir, saved["weights"]))
+    if rate is not None and hasattr(learning_rate, "assign"):
+        # The optimizer's state holds its learning rate: keep the one this
+        # (resumed) run was given, not the backup's.
+        learning_rate.assign(rate)
     return int(saved["epoch"])

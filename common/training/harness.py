@@ -28,7 +28,9 @@ from common.training.cam_snapshots import CamSnapshots
 from common.training.distribute import get_strategy
 from common.training.epoch_backup import EpochBackup, read_backup_epoch, restore_backup
 from common.training.metrics import classification_metrics
+from common.training.nonfinite_guard import NonFiniteError, NonFiniteGuard
 from common.training.plots import save_confusion_matrix
+from common.training.tensorboard_logs import write_run_summary
 
 SNAPSHOT_IMAGES = 8
 USER_ERRORS = (datalib.DataError, cli.ConfigError, runfolder.RunFolderError,
@@ -68,9 +70,24 @@ def load_data(args, trainer, saved_classes=None):
                            test=splits[evaluated_on], evaluated_on=evaluated_on)
 
 
+def snapshot_rows(table, order, count):
+    """Row positions of fixed snapshot images: one per class in ``order``
+    first, then more, class after class, up to ``count``."""
+    first = table["labels"].map(lambda labels: labels[0]).to_numpy()
+    queues = {name: list(np.flatnonzero(first == name)) for name in order}
+    chosen = []
+    while len(chosen) < count and any(queues.values()):
+        for name in order:
+            if queues[name] and len(chosen) < count:
+                chosen.append(queues[name].pop(0))
+    return chosen
+
+
 def _snapshot_batch(args, data, trainer):
-    rows = data.val.iloc[:SNAPSHOT_IMAGES]
-    dataset = datalib.make_dataset(rows, data.classes, args.image_size, SNAPSHOT_IMAGES,
+    order = trainer.snapshot_classes(args, data)
+    count = min(max(SNAPSHOT_IMAGES, len(order)), 12)
+    rows = data.val.iloc[snapshot_rows(data.val, order, count)].reset_index(drop=True)
+    dataset = datalib.make_dataset(rows, data.classes, args.image_size, len(rows),
                                    multi_label=data.multi_label,
                                    extra_inputs=trainer.extra_inputs(args, rows, data))
     inputs, labels = next(iter(dataset))
@@ -190,12 +207,16 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
         done = restore_backup(model, os.path.join(args.output, "backup")) if args.resume else 0
     runfolder.trim_history(history_csv, done)
     images, labels = _snapshot_batch(args, data, trainer)
+    if args.resume and chief and os.path.isfile(os.path.join(run, "FAILED")):
+        os.remove(os.path.join(run, "FAILED"))  # the run goes on from its last good epoch
     callbacks = [
+        NonFiniteGuard(),  # first: acts before anything of a broken epoch is written
         keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.TensorBoard(os.path.join(run, "tensorboard")),
         CamSnapshots(images, os.path.join(run, "cams"), labels, data.classes,
                      true_class_maps=trainer.true_class_maps,
-                     feature_layer=trainer.feature_layer(args)),
+                     feature_layer=trainer.feature_layer(args),
+                     summary_dir=os.path.join(run, "tensorboard", "images")),
         *trainer.callbacks(args, run, data),
         # Last, so an epoch is marked done only after the other callbacks ran.
         EpochBackup(os.path.join(run, "backup")),
@@ -207,6 +228,14 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
                             epochs=args.epochs, initial_epoch=done, callbacks=callbacks,
                             verbose=args.verbose if chief else 0, shuffle=False,
                             class_weight=trainer.class_weight(args, data))
+    except NonFiniteError as error:
+        finished = read_backup_epoch(os.path.join(args.output, "backup"))
+        kept = (f"the backup of epoch {finished} is kept: --resume continues from it"
+                if finished else "no epoch finished")
+        if chief:
+            runfolder.mark_failed(run, f"{error}\n{kept}")
+        print(f"{command.method}: error: {error}; {kept}", file=sys.stderr)
+        sys.exit(1)
     except tf.errors.UnavailableError as error:  # a peer worker stopped
         finished = read_backup_epoch(os.path.join(args.output, "backup"))
         print(f"{command.method}: error: another worker stopped during training "
@@ -224,6 +253,8 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     metrics["evaluated_on"] = data.evaluated_on
     metrics.update(trainer.extra_metrics(args, network, data, probabilities))
     write_json(os.path.join(run, "metrics.json"), metrics)
+    write_run_summary(os.path.join(run, "tensorboard", "test"),
+                      {**vars(args), "method": command.method}, metrics, args.epochs)
     write_predictions(os.path.join(run, "predictions.csv"), data.test, probabilities,
                       data.classes)
     if not data.multi_label:

@@ -7,6 +7,7 @@ runs; a user error is one line on stderr and exit status 2.
 """
 
 import argparse
+import os
 
 import common
 from common.training.cli import Parser, fail
@@ -19,6 +20,7 @@ class ModelCommand:
     description = ""
     classes_required = False  # fail without a classes.json beside the model
     takes_images = True  # positional IMAGE... arguments, checked before loading
+    suffix = ".png"  # of the output written for each image (``args.outputs``)
 
     def add_arguments(self, parser):
         """The command's own arguments."""
@@ -41,9 +43,34 @@ class ModelCommand:
                             help="a model.keras saved by the toolkit (classes.json beside it "
                                  "names the classes)")
         self.add_arguments(parser)
+        parser.add_argument("--overwrite", action="store_true",
+                            help="replace output files that already exist")
         if self.takes_images:
             parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
         return parser
+
+    @staticmethod
+    def output_paths(out, inputs, suffix, overwrite=False):
+        """One output path per input path in folder ``out``: the file's name
+        plus ``suffix``, with as many parent folder names as it takes to keep
+        same-named inputs apart (``a/x.png``, ``b/x.png`` -> ``a_x``, ``b_x``).
+        An existing output raises ValueError unless ``overwrite``."""
+        parts = [os.path.normpath(os.path.abspath(p)).split(os.sep) for p in inputs]
+        depth = 1
+        while depth < max(len(p) for p in parts):
+            names = ["_".join(p[-depth:]) for p in parts]
+            if len(set(names)) == len(names):
+                break
+            depth += 1
+        names = [os.path.splitext("_".join(p[-depth:]))[0] for p in parts]
+        if len(set(names)) < len(names):
+            names = [f"{i:03d}_{name}" for i, name in enumerate(names)]  # the same file twice
+        paths = [os.path.join(out, f"{name}{suffix}") for name in names]
+        existing = [p for p in paths if os.path.exists(p)]
+        if existing and not overwrite:
+            raise ValueError(f"--out: {len(existing)} output file(s) exist already, e.g. "
+                             f"'{existing[0]}'; pass --overwrite to replace them")
+        return paths
 
     def main(self, argv=None):
         args = self.parser().parse_args(argv)
@@ -53,7 +80,12 @@ class ModelCommand:
             if self.takes_images:
                 from common.data.validation import check_images
                 check_images(args.images)
+                if getattr(args, "out", None):
+                    args.outputs = self.output_paths(args.out, args.images, self.suffix,
+                                                     args.overwrite)
             self.check(args, classes)
+            from common.training.quiet import import_tensorflow
+            import_tensorflow()
             from common.saving import load_model
             model = load_model(args.model)
             self.check_model(args, model)

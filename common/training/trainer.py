@@ -3,8 +3,9 @@
 The harness calls them in this order: ``check`` (resolved args), ``adjust_train``
 and ``extra_inputs`` (data), ``augmentation``, then inside
 ``strategy.scope()``: ``build_network``, ``build_model``, ``optimizer``,
-``metrics``; then ``callbacks``, ``class_weight``, ``feature_layer`` (the CAM
-snapshots), ``fit``, ``export``, ``extra_metrics`` and ``failure``. The defaults train the
+``metrics``; then ``callbacks``, ``class_weight``, ``snapshot_classes`` and
+``feature_layer`` (the CAM snapshots), ``fit``, ``export``, ``extra_metrics``
+and ``failure``. The defaults train the
 plain CAM classifier (backbone -> GAP -> Dense) with the optional HNC loss.
 """
 
@@ -96,6 +97,11 @@ class Trainer:
     def class_weight(self, args, data):
         """Dict class index -> loss weight for fit(), or None."""
         return None
+
+    def snapshot_classes(self, args, data):
+        """Class names in the order the CAM snapshots show them (one image
+        per class first)."""
+        return list(data.classes)
 
     def feature_layer(self, args):
         """Layer whose Grad-CAM the per-epoch snapshots show (None: the last

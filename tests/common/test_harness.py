@@ -51,8 +51,29 @@ def test_baseline_run_writes_the_whole_run_folder(tmp_path, reloaded_predictions
     assert metrics["accuracy"] == pytest.approx(accuracy)
     assert {"f1_macro", "precision_weighted", "recall_macro", "true_positive_rate"} <= set(
         metrics)
+    tags = _event_tags(run / "tensorboard")
+    assert tags["images"] == {"cam_snapshots"} and tags["images_steps"] == {1, 2}
+    assert "_hparams_/session_start_info" in tags["test"]
+    assert tags["test_values"]["test/accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
     # A fresh process that imports only the toolkit reloads and predicts the same.
     reloaded_predictions_match(run, image_size=16)
+
+
+def _event_tags(folder):
+    """What TensorBoard would read: summary tags of RUN/tensorboard/{images,test}."""
+    import tensorflow as tf
+    from tensorboard.compat.proto.event_pb2 import Event
+    found = {"images": set(), "images_steps": set(), "test": set(), "test_values": {}}
+    for sub in ("images", "test"):
+        for record in tf.data.TFRecordDataset([str(p) for p in (folder / sub).iterdir()]):
+            event = Event.FromString(record.numpy())
+            for value in event.summary.value:
+                found[sub].add(value.tag)
+                if sub == "images":
+                    found["images_steps"].add(event.step)
+                elif value.tag.startswith("test/"):
+                    found["test_values"][value.tag] = float(tf.make_ndarray(value.tensor))
+    return found
 
 
 def _error_line(capsys, argv):
@@ -123,3 +144,84 @@ def test_jit_compile_that_keras_would_drop_is_refused(tmp_path, capsys):
     line = _error_line(capsys, ["--jit-compile", "--output", str(tmp_path / "run"), *FAST])
     assert "--jit-compile: Keras will not compile this model with XLA" in line
     assert not (tmp_path / "run" / "history.csv").exists()
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_backup(
+        tmp_path, capsys, small_demo, demo_settings):
+    run = tmp_path / "run"
+    base = ["--data", small_demo("digits", 12), "--config", demo_settings(COMMAND),
+            "--image-size", "16", "--batch-size", "16", "--verbose", "0"]
+    main(COMMAND, [*base, "--epochs", "2", "--output", str(run)])
+    for name in ("model.keras", "metrics.json", "predictions.csv", "confusion_matrix.png"):
+        (run / name).unlink()  # what a crash after epoch 2 leaves
+    backup = run / "backup" / "epoch_002.weights.h5"
+    saved = backup.read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(COMMAND, ["--resume", "--output", str(run), "--epochs", "4", "--lr", "1e30"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 1 and len(err) == 1, err
+    assert "non-finite loss" in err[0] and "epoch 3" in err[0] and "--resume" in err[0]
+    assert not (run / "model.keras").exists() and not (run / "metrics.json").exists()
+    assert "non-finite loss" in (run / "FAILED").read_text()
+    assert backup.read_bytes() == saved and pd.read_csv(run / "history.csv")["epoch"].tolist() \
+        == [0, 1]
+    main(COMMAND, ["--resume", "--output", str(run), "--epochs", "4"])  # the saved lr again
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1, 2, 3]
+    assert (run / "model.keras").is_file() and not (run / "FAILED").exists()
+
+
+def test_numeric_flags_are_range_checked(capsys):
+    assert "--lr: expected a value > 0, got -1.0" in _error_line(capsys, ["--lr", "-1"])
+    assert "--lr: expected a finite number" in _error_line(capsys, ["--lr", "nan"])
+    assert "--epochs: expected a value >= 1, got 0" in _error_line(capsys, ["--epochs", "0"])
+    assert "--zoom: expected a value >= 0.0 and <= 1.0" in _error_line(capsys, ["--zoom", "2"])
+
+
+def _quiet_cli(args, tmp_path):
+    """The CLI as a user runs it: TensorFlow's log variable unset."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = ROOT
+    return subprocess.run([sys.executable, "-m", "common.train", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_user_errors_are_one_line_and_a_run_prints_no_tensorflow_logs(tmp_path, small_demo,
+                                                                       demo_settings):
+    folder = tmp_path / "images"
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+        for i in range(3):
+            (folder / name / f"{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 9)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    for args, expected in ((["--data", str(folder)], "0.png: corrupt or not an image"),
+                           (["--lr", "-1"], "--lr: expected a value > 0"),
+                           (["--output", str(tmp_path / "taken")], "already exists")):
+        done = _quiet_cli(args, tmp_path)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and expected in lines[0], done.stderr
+    done = _quiet_cli(["--data", small_demo("digits", 6), "--config", demo_settings(COMMAND),
+                       "--epochs", "1", "--image-size", "16", "--verbose", "0",
+                       "--output", str(tmp_path / "run")], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert all(line.startswith("common: ") for line in done.stderr.strip().splitlines()), \
+        done.stderr
+
+
+def test_non_finite_guard_stops_a_users_own_fit_at_the_first_nan_batch():
+    import keras
+    import numpy as np
+    from common.training.nonfinite_guard import NonFiniteError, NonFiniteGuard
+    x = np.ones((8, 2), "float32")
+    y = np.array([0, 1] * 4)
+    y_nan = x.copy()
+    y_nan[5] = np.nan  # batch 2 of 4 (batch size 2) carries a NaN
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    seen = []
+    counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(b))
+    with pytest.raises(NonFiniteError, match=r"epoch 1, batch 3"):
+        model.fit(y_nan, y, batch_size=2, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[NonFiniteGuard(), counter])
+    assert seen == [0, 1]  # the guard acted before any later callback saw batch 3

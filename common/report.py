@@ -1,0 +1,183 @@
+"""``python -m common.report RUN [RUN ...] --out report.html``: one
+self-contained HTML page (images embedded) comparing runs side by side: the
+settings that differ, one metrics table, training curves, the confusion
+matrices and the same validation images' CAM pictures per run. Runs of
+different methods on the same data compare too."""
+
+import argparse
+import base64
+import html
+import io
+import json
+import os
+import sys
+
+import common
+from common.io import read_yaml, write_text
+from common.training.cli import Parser, fail
+
+# (label, path in metrics.json): the methods' own numbers beside the common ones.
+METRICS = [("accuracy", ("accuracy",)), ("macro F1", ("f1_macro",)),
+           ("erased accuracy", ("erased", "accuracy")),
+           ("GT-known Loc (%)", ("localization", "gt_known_loc")),
+           ("Top-1 Loc (%)", ("localization", "top1_loc")),
+           ("MaxBoxAccV2 (%)", ("localization", "max_box_acc_v2")),
+           ("top-5", ("top5",)), ("mAP", ("mAP",)), ("cam_alive (last epoch)", ("cam_alive",))]
+IGNORED_SETTINGS = {"output", "resume", "verbose", "config"}
+STYLE = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;
+margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}th{background:#eee}
+.grid{display:flex;flex-wrap:wrap;gap:1em}.grid figure{margin:0}img{max-width:100%}
+.runs figure{flex:1 1 0;min-width:30%}
+figcaption{font-weight:bold}.failed{color:#b00}"""
+
+
+class ReportError(ValueError):
+    """Runs that cannot be compared; the message says which and why."""
+
+
+def read_run(folder):
+    """What the report needs of one run folder (ReportError if it is none)."""
+    needed = ("config.yaml", "classes.json", "history.csv")
+    missing = [name for name in needed if not os.path.isfile(os.path.join(folder, name))]
+    if not os.path.isdir(folder) or missing:
+        raise ReportError(f"'{folder}' is not a run folder (missing {', '.join(missing) or 'it'})")
+    import pandas as pd
+    metrics_path = os.path.join(folder, "metrics.json")
+    failed = os.path.join(folder, "FAILED")
+    with open(os.path.join(folder, "classes.json")) as handle:
+        classes = json.load(handle)
+    metrics = {}
+    if os.path.isfile(metrics_path):
+        with open(metrics_path) as handle:
+            metrics = json.load(handle)
+    cams = sorted(f for f in os.listdir(os.path.join(folder, "cams"))
+                  if f.endswith(".png")) if os.path.isdir(os.path.join(folder, "cams")) else []
+    return {"name": os.path.basename(os.path.normpath(folder)), "folder": folder,
+            "config": read_yaml(os.path.join(folder, "config.yaml")), "classes": classes,
+            "history": pd.read_csv(os.path.join(folder, "history.csv")), "metrics": metrics,
+            "failed": open(failed).read().strip() if os.path.isfile(failed) else None,
+            "cams": os.path.join(folder, "cams", cams[-1]) if cams else None,
+            "confusion": os.path.join(folder, "confusion_matrix.png")}
+
+
+def _image(path_or_bytes, alt):
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else open(path_or_bytes, "rb").read()
+    encoded = base64.b64encode(data).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+def _table(header, rows):
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _lookup(metrics, path):
+    for key in path:
+        if not isinstance(metrics, dict) or key not in metrics:
+            return None
+        metrics = metrics[key]
+    return metrics
+
+
+def _curves(runs):
+    """One PNG per history column, one line per run."""
+    import matplotlib
+    import matplotlib.ticker
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    columns = [c for c in dict.fromkeys(c for run in runs for c in run["history"].columns)
+               if c != "epoch" and not c.startswith("val_")]
+    pictures = []
+    for column in columns:
+        figure, axis = plt.subplots(figsize=(4.6, 3.2))
+        for index, run in enumerate(runs):
+            history, colour = run["history"], f"C{index}"
+            for key, style, kind in ((column, "-", "train"), (f"val_{column}", "--", "val")):
+                if key in history:
+                    axis.plot(history["epoch"] + 1, history[key], style, color=colour,
+                              marker="o", markersize=3, label=f"{run['name']} ({kind})")
+        axis.set_title(column)
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        axis.legend(fontsize=7)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        plt.close(figure)
+        pictures.append((column, buffer.getvalue()))
+    return pictures
+
+
+def build_report(folders):
+    """The HTML of the comparison of the run folders ``folders``."""
+    runs = [read_run(folder) for folder in folders]
+    for run in runs[1:]:
+        if run["classes"] != runs[0]["classes"]:
+            raise ReportError(f"runs '{runs[0]['folder']}' and '{run['folder']}' have different "
+                              f"class lists ({runs[0]['classes']} vs {run['classes']})")
+    names = [run["name"] for run in runs]
+    status = [f'<span class="failed">FAILED: {html.escape(r["failed"])}</span>' if r["failed"]
+              else "finished" for r in runs]
+    keys = sorted(set().union(*(r["config"] for r in runs)) - IGNORED_SETTINGS)
+    differ = [(key, [r["config"].get(key) for r in runs]) for key in keys
+              if len({json.dumps(r["config"].get(key), sort_keys=True) for r in runs}) > 1]
+    metric_rows = [(label, [_lookup(r["metrics"], path) for r in runs]) for label, path in METRICS]
+    metric_rows = [(label, values) for label, values in metric_rows
+                   if any(v is not None for v in values)]
+    number = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else v)  # noqa
+    parts = [f"<h1>Comparison of {len(runs)} runs</h1>",
+             '<section id="runs"><h2>Runs</h2>' + _table(
+                 ["run", "method", "data", "status"],
+                 [(html.escape(r["name"]), r["config"].get("method"),
+                   html.escape(str(r["config"].get("data") or "the demo")), s)
+                  for r, s in zip(runs, status)]) + "</section>",
+             '<section id="settings"><h2>Settings that differ</h2>' + (_table(
+                 ["setting", *names], [(k, *(html.escape(str(v)) for v in vs)) for k, vs in differ])
+                 if differ else "<p>None: the runs share every setting.</p>") + "</section>",
+             '<section id="metrics"><h2>Metrics</h2>' + _table(
+                 ["metric", *names], [(label, *(number(v) for v in vs))
+                                      for label, vs in metric_rows]) + "</section>",
+             '<section id="curves"><h2>Training curves</h2><p>Solid: training; dashed: '
+             'validation.</p><div class="grid">' + "".join(
+                 f"<figure>{_image(png, column)}</figure>" for column, png in _curves(runs))
+             + "</div></section>",
+             '<section id="confusion"><h2>Confusion matrices</h2><div class="grid runs">' + "".join(
+                 f"<figure><figcaption>{html.escape(r['name'])}</figcaption>"
+                 f"{_image(r['confusion'], 'confusion matrix of ' + r['name'])}</figure>"
+                 for r in runs if os.path.isfile(r["confusion"])) + "</div></section>",
+             '<section id="cams"><h2>CAM pictures of the same validation images</h2>'
+             '<p>The last epoch of each run; the images are chosen the same way in every run '
+             '(one per class first), so runs on the same data show the same images.</p>'
+             '<div class="grid runs">' + "".join(
+                 f"<figure><figcaption>{html.escape(r['name'])}</figcaption>"
+                 f"{_image(r['cams'], 'CAM pictures of ' + r['name'])}</figure>"
+                 for r in runs if r["cams"]) + "</div></section>"]
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Runs compared</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}<footer>attention-guided "
+            f"{common.__version__}</footer></body></html>")
+
+
+def main(argv=None):
+    parser = Parser(prog="python -m common.report", description=__doc__,
+                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {common.__version__}")
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders to compare")
+    parser.add_argument("--out", default="report.html", help="the HTML file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    args = parser.parse_args(argv)
+    try:
+        if os.path.exists(args.out) and not args.overwrite:
+            raise ReportError(f"--out: '{args.out}' exists already; pass --overwrite to "
+                              "replace it")
+        page = build_report(args.runs)
+    except (ReportError, OSError) as error:
+        fail(parser.prog, error)
+    write_text(args.out, page)
+    print(f"wrote {args.out} ({len(args.runs)} runs)", file=sys.stderr)
+    return args.out
+
+
+if __name__ == "__main__":
+    main()

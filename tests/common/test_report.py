@@ -1,0 +1,77 @@
+"""python -m common.report on real run folders: the sections a reader needs,
+every embedded picture decodes, bad input is one line."""
+
+import base64
+import json
+from html.parser import HTMLParser
+
+import cv2
+import numpy as np
+import pytest
+
+from common.report import main as report
+from common.train import COMMAND
+from common.training.entry import main as train
+
+
+class _Page(HTMLParser):
+    """Section ids, decoded <img> sizes and table cells of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.images, self.cells, self._in_cell = [], [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs["id"])
+        elif tag == "img":
+            png = base64.b64decode(attrs["src"].split(",", 1)[1])
+            image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+            self.images.append((attrs["alt"], None if image is None else image.shape[:2]))
+        self._in_cell = tag == "td"
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self.cells.append(data.strip())
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, small_demo, demo_settings):
+    root = tmp_path_factory.mktemp("runs")
+    base = ["--data", small_demo("digits", 8), "--config", demo_settings(COMMAND),
+            "--image-size", "16", "--batch-size", "16", "--verbose", "0", "--epochs", "2"]
+    train(COMMAND, [*base, "--output", str(root / "plain")])
+    train(COMMAND, [*base, "--hnc-weight", "0.1", "--output", str(root / "hnc")])
+    return root
+
+
+def test_report_compares_runs_with_every_section_and_picture(two_runs, capsys):
+    out = two_runs / "report.html"
+    report([str(two_runs / "plain"), str(two_runs / "hnc"), "--out", str(out)])
+    page = _Page()
+    page.feed(out.read_text())
+    assert page.sections == ["runs", "settings", "metrics", "curves", "confusion", "cams"]
+    assert all(shape is not None and min(shape) >= 200 for _, shape in page.images), page.images
+    alts = [alt for alt, _ in page.images]
+    assert alts.count("confusion matrix of plain") == 1 and "CAM pictures of hnc" in alts
+    assert {"loss", "accuracy", "hnc_loss"} <= set(alts)  # one curve per history column
+    # The setting that differs is listed with both values, the metrics are the files'.
+    assert "hnc_weight" in page.cells
+    accuracy = [json.loads((two_runs / r / "metrics.json").read_text())["accuracy"]
+                for r in ("plain", "hnc")]
+    row = page.cells.index("accuracy")
+    assert [float(v) for v in page.cells[row + 1:row + 3]] == pytest.approx(accuracy, abs=1e-3)
+
+
+def test_report_bad_input_is_one_line(two_runs, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    out.write_text("mine")
+    for argv, expected in (([str(two_runs / "plain"), "--out", str(out)], "--overwrite"),
+                           ([str(tmp_path), "--out", str(tmp_path / "x.html")],
+                            "is not a run folder")):
+        with pytest.raises(SystemExit) as stop:
+            report(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert stop.value.code == 2 and len(err) == 1 and expected in err[0], err
+    assert out.read_text() == "mine"
