@@ -5,15 +5,13 @@ With --data, the paper's settings: ResNet50 (any --backbone of the registry),
 25 epochs, categorical cross-entropy, 8 primary regions (36 boxes), and the
 paper's geometric augmentation (rotation +-15 degrees, scale 0.85-1.15,
 translation +-15 %) applied to the image and its cached regions together.
-Without --data: demo:fashion (Fashion-MNIST, when the Debian package
-dataset-fashion-mnist is installed; else demo:digits, whose upscaled 8x8
+Without --data: demo:fashion (Fashion-MNIST, when common.data.fashion_mnist
+finds it: `make fashion-mnist`; else demo:digits, whose upscaled 8x8
 digits have too few SIFT keypoints and mostly get the grid regions), a tiny
 backbone at 64 px. metrics.json adds top-1, top-5 and mAP.
 """
 
-import os
-
-from common.data.demo import FASHION_DIR
+from common.data.fashion_mnist import locate as locate_fashion_mnist
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
 
@@ -35,12 +33,18 @@ METHOD_DEFAULTS = {"num_primary": 8, "regions": "cached", "region_cache": None,
                    "pooling": "gap_gmp", "momentum": 0.99, "lr_step": 25}
 COMMAND = TrainCommand(
     method="agnet", description=__doc__, trainer="agnet.trainer:AgnetTrainer",
-    demo_data="demo:fashion" if os.path.isdir(FASHION_DIR) else "demo:digits",
+    demo_data="demo:fashion" if locate_fashion_mnist() else "demo:digits",
     flags=FLAGS, hnc=False,
     demo_defaults={**METHOD_DEFAULTS, "epochs": 8, "batch_size": 32, "image_size": 64,
                    "backbone": "tiny", "optimizer": "adam", "lr": 1e-3},
     paper_defaults={**METHOD_DEFAULTS, "epochs": 50, "batch_size": 8, "image_size": 224,
                     "backbone": "resnet50", "optimizer": "sgd", "lr": 1e-5})
 
+
+def run(argv=None):
+    """The console script ``agnet-train``."""
+    return main(COMMAND, argv)
+
+
 if __name__ == "__main__":
-    main(COMMAND)
+    run()

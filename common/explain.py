@@ -8,7 +8,7 @@ from common.training.model_command import ModelCommand
 
 
 class Explain(ModelCommand):
-    prog = "python -m common.explain"
+    script, module = "attention-explain", "common.explain"
     description = __doc__
     suffix = "_gradcam.png"
 

@@ -14,14 +14,14 @@ import sys
 
 import common
 from common.io import read_yaml, write_text
-from common.training.cli import Parser, fail
+from common.training.cli import Parser, fail, program
 
 # (label, path in metrics.json): the methods' own numbers beside the common ones.
 METRICS = [("accuracy", ("accuracy",)), ("macro F1", ("f1_macro",)),
            ("erased accuracy", ("erased", "accuracy")),
-           ("GT-known Loc (%)", ("localization", "gt_known_loc")),
-           ("Top-1 Loc (%)", ("localization", "top1_loc")),
-           ("MaxBoxAccV2 (%)", ("localization", "max_box_acc_v2")),
+           ("GT-known Loc (%)", ("localization", "gt_known_loc_pct")),
+           ("Top-1 Loc (%)", ("localization", "top1_loc_pct")),
+           ("MaxBoxAccV2 (%)", ("localization", "max_box_acc_v2_pct")),
            ("top-5", ("top5",)), ("mAP", ("mAP",)), ("cam_alive (last epoch)", ("cam_alive",))]
 IGNORED_SETTINGS = {"output", "resume", "verbose", "config"}
 STYLE = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;
@@ -160,7 +160,7 @@ def build_report(folders):
 
 
 def main(argv=None):
-    parser = Parser(prog="python -m common.report", description=__doc__,
+    parser = Parser(prog=program("attention-report", "common.report"), description=__doc__,
                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {common.__version__}")
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders to compare")

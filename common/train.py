@@ -13,5 +13,11 @@ COMMAND = TrainCommand(
     paper_defaults={"epochs": 50, "batch_size": 32, "image_size": 224,
                     "backbone": "resnet50", "lr": 1e-3, "flip": "horizontal"})
 
+
+def run(argv=None):
+    """The console script ``attention-train``."""
+    return main(COMMAND, argv)
+
+
 if __name__ == "__main__":
-    main(COMMAND)
+    run()

@@ -32,5 +32,11 @@ COMMAND = TrainCommand(
                     "backbone": "resnet50", "lr": 5e-5, "flip": "horizontal",
                     "rotation": 40.0, "channel_shift": 30.0, "brightness": "0.5,1.5"})
 
+
+def run(argv=None):
+    """The console script ``distraction-train``."""
+    return main(COMMAND, argv)
+
+
 if __name__ == "__main__":
-    main(COMMAND)
+    run()

@@ -35,5 +35,11 @@ COMMAND = TrainCommand(
     paper_defaults={**METHOD_DEFAULTS, "epochs": 50, "batch_size": 32, "image_size": 224,
                     "backbone": "vgg16", "lr": 1e-3, "flip": "horizontal", "zoom": 0.125})
 
+
+def run(argv=None):
+    """The console script ``fam-train``."""
+    return main(COMMAND, argv)
+
+
 if __name__ == "__main__":
-    main(COMMAND)
+    run()

@@ -53,5 +53,11 @@ COMMAND = TrainCommand(
                     "optimizer": "sgd", "lr": 5e-4, "lambda_fsa": 10.0, "lambda_reg": 0.2,
                     "stage1_epochs": 15, "stage2_epochs": 15})
 
+
+def run(argv=None):
+    """The console script ``fsa-train``."""
+    return main(COMMAND, argv)
+
+
 if __name__ == "__main__":
-    main(COMMAND)
+    run()

@@ -1,6 +1,7 @@
 """Every trainer, end to end on a small slice of its demo: with XLA
-(--jit-compile) and in mixed precision, whose model reloads in a fresh
-process with the predictions the run recorded."""
+(--jit-compile), in mixed precision and with every export, whose model
+reloads in a fresh process with the predictions the run recorded and whose
+SavedModel runs with plain TensorFlow alone."""
 
 import json
 import os
@@ -12,6 +13,9 @@ import pytest
 from common.training.entry import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# ONNX and LiteRT conversions cost ~10 s each: the two-input model and the
+# plain one; every trainer writes and checks its SavedModel.
+EXPORTED = ("agnet", "common")
 # name -> (module, demo, its own flags)
 TRAINERS = {
     "common": ("common.train", "digits", ["--image-size", "16"]),
@@ -52,7 +56,9 @@ def mixed_runs(tmp_path_factory, small_demo, demo_settings):
     config.disable_op_determinism()
     try:
         return {name: _run(name, tmp_path, small_demo, demo_settings, "--jit-compile",
-                           "--mixed-precision") for name in sorted(TRAINERS)}, tmp_path
+                           "--mixed-precision", *(["--export", "onnx,tflite"]
+                                                  if name in EXPORTED else []))
+                for name in sorted(TRAINERS)}, tmp_path
     finally:
         config.enable_op_determinism()
         del os.environ["AGNET_REGION_CACHE"]
@@ -90,3 +96,56 @@ for name, (run, size) in {cases!r}.items():
     np.testing.assert_allclose(model.predict(inputs, verbose=0), expected, rtol=1e-5,
                                atol=1e-6, err_msg=name)
 """)
+
+
+def _inputs_and_expected(name, run, regions_folder):
+    """The run's test images as the harness fed them, and its predictions."""
+    import numpy as np
+    import tensorflow as tf
+
+    from common.data.pipeline import decode_image
+    size = int(TRAINERS[name][2][1])
+    table = pd.read_csv(os.path.join(run, "predictions.csv"))
+    inputs = {"image": tf.stack([decode_image(p, (size, size)) for p in table["path"]]).numpy()}
+    if name == "agnet":
+        from agnet.cache import compute_regions
+        inputs["regions"] = np.asarray(compute_regions(list(table["path"]), size, 2, 0,
+                                                       str(regions_folder)))
+    return inputs, table[[c for c in table if c.startswith("p_")]].to_numpy()
+
+
+def test_exports_match_keras_and_the_saved_model_needs_only_tensorflow(mixed_runs, tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+    runs, folder = mixed_runs
+    cases = {}
+    for name, run in runs.items():
+        report = json.loads(open(os.path.join(run, "exports.json")).read())
+        formats = {"saved_model", "onnx", "tflite"} if name in EXPORTED else {"saved_model"}
+        assert set(report) == formats, name
+        assert all(0 <= r["max_abs_difference"] <= 1e-4 and r["images_checked"] >= 1
+                   for r in report.values()), (name, report)
+        assert all(os.path.exists(os.path.join(run, r["path"])) for r in report.values())
+        inputs, expected = _inputs_and_expected(name, run, folder / "regions")
+        np.savez(tmp_path / f"{name}.npz", expected=expected, **inputs)
+        cases[name] = (os.path.join(run, "saved_model"), str(tmp_path / f"{name}.npz"))
+    code = f"""
+import sys, numpy as np, tensorflow as tf
+for name, (folder, arrays) in {cases!r}.items():
+    arrays = dict(np.load(arrays))
+    expected = arrays.pop("expected")
+    serve = tf.saved_model.load(folder).signatures["serving_default"]
+    names = set(serve.structured_input_signature[1])
+    assert names == set(arrays), (name, names)
+    got = next(iter(serve(**{{k: tf.constant(v) for k, v in arrays.items()}}).values())).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
+toolkit = {{"common", "agnet", "fsa", "distraction", "fam"}}
+assert not toolkit & {{m.split(".")[0] for m in sys.modules}}
+print("ok", len({cases!r}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "ok 5" in done.stdout, done.stderr[-3000:]

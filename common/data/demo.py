@@ -1,6 +1,6 @@
 """Demo datasets built deterministically from real images that ship with the
 dependencies (scikit-learn's digits; Fashion-MNIST from the Debian package
-``dataset-fashion-mnist`` when installed). Each demo is written as image
+``dataset-fashion-mnist``, found by ``common.data.fashion_mnist``). Each demo is written as image
 files + a CSV, the same format as user data, so demos run the real loading
 path.
 
@@ -27,10 +27,10 @@ import tempfile
 import cv2
 import numpy as np
 
+from common.data import fashion_mnist as fashion_mnist_files
 from common.data.synthetic import clutter, paste, stratified_splits
 from common.data.where import make_where
 
-FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
                    "sneaker", "bag", "ankle-boot"]
 DEMOS = ("digits", "fashion", "where", "where-plain", "wsol")
@@ -62,14 +62,14 @@ def read_idx(path):
 
 
 def fashion_mnist(split="train"):
-    """(images (N, 28, 28) uint8, labels (N,)) from the Debian package."""
+    """(images (N, 28, 28) uint8, labels (N,)); FileNotFoundError says
+    where it looked and how to get the files."""
+    folder = fashion_mnist_files.locate()
+    if folder is None:
+        raise FileNotFoundError(f"the 'fashion' demo needs {fashion_mnist_files.missing_message()}")
     prefix = "train" if split == "train" else "t10k"
-    files = [os.path.join(FASHION_DIR, f"{prefix}-{kind}-idx{n}-ubyte.gz")
+    files = [os.path.join(folder, f"{prefix}-{kind}-idx{n}-ubyte.gz")
              for kind, n in (("images", 3), ("labels", 1))]
-    if not all(os.path.isfile(f) for f in files):
-        raise FileNotFoundError("the 'fashion' demo needs Fashion-MNIST from the Debian "
-                                f"package dataset-fashion-mnist (expected {files[0]}); "
-                                "install it with: apt-get install dataset-fashion-mnist")
     return read_idx(files[0]), read_idx(files[1]).astype(int)
 
 

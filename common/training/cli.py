@@ -21,6 +21,9 @@ from common.data.demo import DEMOS
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 OPTIMIZERS = ("adam", "sgd")
+# common.data.formats.READERS (not imported here: --help stays fast; a test checks).
+FORMATS = ("aircraft", "caltech256", "cars", "cub", "food101", "imagenet", "ppmi",
+           "stanford40", "statefarm", "voc2007", "wsol")
 
 
 class ConfigError(ValueError):
@@ -70,8 +73,9 @@ POSITIVE = {"low": 0, "open_low": True}
 GROUPS = {
     "data": {
         "data": Flag(str, "training data: a class-per-folder tree, a CSV (path,label[,split]"
-                          "[,x0,y0,x1,y1]) or demo:NAME with NAME one of "
-                          f"{', '.join(DEMOS)}; without it the method's demo runs"),
+                          "[,x0,y0,x1,y1]), a benchmark in its own format as FORMAT:PATH "
+                          f"with FORMAT one of {', '.join(FORMATS)}, or demo:NAME with NAME "
+                          f"one of {', '.join(DEMOS)}; without it the method's demo runs"),
         "val_data": Flag(str, "separate validation data (folder or CSV)"),
         "image_size": Flag(int, "square input size in pixels", low=8),
         "skip_bad_images": Flag("switch", "warn about bad images and train on the rest "
@@ -114,6 +118,9 @@ GROUPS = {
                                  "finished epoch"),
         "verbose": Flag(int, "Keras fit verbosity: 0 silent, 1 progress bars, 2 one line "
                              "per epoch (and TensorFlow's own logs)", (0, 1, 2)),
+        "export": Flag(str, "besides RUN/saved_model, also write these exports, each checked "
+                            "against the Keras model: onnx, tflite, onnx,tflite or none "
+                            "(needs the export extra)"),
     },
 }
 # The homogeneous negative CAM loss, for trainers whose models have CAMs.
@@ -128,7 +135,8 @@ BASE_DEFAULTS = {"val_data": None, "output": None, "weights": None, "seed": 0,
                  "flip": "none", "rotation": 0.0, "translation": 0.0, "zoom": 0.0,
                  "brightness": "none", "channel_shift": 0.0,
                  "strategy": "auto", "mixed_precision": False, "jit_compile": False,
-                 "resume": False, "skip_bad_images": False, "verbose": 1, **HNC_DEFAULTS}
+                 "resume": False, "skip_bad_images": False, "verbose": 1, "export": "none",
+                 **HNC_DEFAULTS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,8 +155,13 @@ class TrainCommand:
     hnc: bool = True
 
     @property
+    def script(self):
+        """The console script (pyproject.toml): ``<method>-train``."""
+        return "attention-train" if self.method == "common" else f"{self.method}-train"
+
+    @property
     def prog(self):
-        return f"python -m {self.method}.train"
+        return program(self.script, f"{self.method}.train")
 
     def groups(self):
         groups = dict(GROUPS)
@@ -160,6 +173,12 @@ class TrainCommand:
 
     def all_flags(self):
         return {dest: flag for group in self.groups().values() for dest, flag in group.items()}
+
+
+def program(script, module):
+    """The name usage lines show: the console script when it runs, else
+    ``python -m module``."""
+    return script if os.path.basename(sys.argv[0] or "") == script else f"python -m {module}"
 
 
 def _option(dest):

@@ -9,7 +9,7 @@ import importlib
 import os
 
 from common.io import read_yaml
-from common.training import cli, quiet, runfolder, workers
+from common.training import cli, quiet, run_exports, runfolder, workers
 
 
 def parse(command, argv=None):
@@ -25,6 +25,10 @@ def parse(command, argv=None):
         saved = {k: v for k, v in saved.items() if k not in ("resume", "method")}
     args = cli.resolve(command, parser, argv, saved)
     args.output = args.output or runfolder.default_output(command.method)
+    try:  # an unknown format or a missing extra: said before training
+        args.export = ",".join(run_exports.parse_formats(args.export)) or "none"
+    except ValueError as error:
+        raise cli.ConfigError(str(error)) from error
     if args.strategy == "multi_worker" and workers.task()[2] > 1 and not command_line.output:
         raise cli.ConfigError("--strategy multi_worker needs --output: every worker must "
                               "name the same run folder")

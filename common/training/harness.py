@@ -7,6 +7,7 @@ writes ``model.keras``, ``metrics.json``, ``predictions.csv`` and
 ``confusion_matrix.png``. A method plugs in through ``Trainer`` hooks.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -23,7 +24,7 @@ from common.backbones import BACKBONES
 from common.data.demo import demo_csv
 from common.io import atomic_write, write_json, write_yaml
 from common.keras_compat import in_multi_worker_mode
-from common.training import cli, runfolder, workers
+from common.training import cli, quiet, run_exports, runfolder, workers
 from common.training.cam_snapshots import CamSnapshots
 from common.training.distribute import get_strategy
 from common.training.epoch_backup import EpochBackup, read_backup_epoch, restore_backup
@@ -47,7 +48,7 @@ def _data_source(args, trainer):
 def load_data(args, trainer, saved_classes=None):
     """Tables, class names and flags of the run, all validated."""
     source = _data_source(args, trainer)
-    table, classes = datalib.read_table(source)
+    table, classes = datalib.read_data(source)
     if saved_classes is not None:
         if sorted(set(classes) | set(saved_classes)) != saved_classes:
             raise datalib.DataError(f"--resume: classes of '{source}' {classes} differ from "
@@ -56,7 +57,7 @@ def load_data(args, trainer, saved_classes=None):
     table = datalib.validate(table, classes, args.skip_bad_images, what="data")
     train, val, test = datalib.split_table(table, seed=args.seed)
     if args.val_data:
-        val, _ = datalib.read_table(args.val_data)
+        val, _ = datalib.read_data(args.val_data)
         val = datalib.validate(val, classes, args.skip_bad_images, what="validation")
     datalib.check_classes_present(train, classes)
     train = trainer.adjust_train(args, train, classes)
@@ -81,6 +82,27 @@ def snapshot_rows(table, order, count):
             if queues[name] and len(chosen) < count:
                 chosen.append(queues[name].pop(0))
     return chosen
+
+
+def _write_exports(command, args, network, run, test_dataset):
+    """RUN/saved_model (and --export's formats), checked on a test batch;
+    a mismatch fails the run loudly."""
+    # Taking a batch eagerly logs a harmless E-level line of TensorFlow's own
+    # ("NodeDef mentions attribute use_unbounded_threadpool ..."): native logs
+    # stay off here as at import (common.training.quiet).
+    silenced = (contextlib.nullcontext() if quiet.wanted(args.verbose)
+                else quiet.native_stderr_silenced())
+    try:
+        with silenced:
+            inputs = next(iter(test_dataset))[0]
+            inputs = ({k: v.numpy()[:16] for k, v in inputs.items()}
+                      if isinstance(inputs, dict) else inputs.numpy()[:16])
+            run_exports.write_exports(network, run, run_exports.parse_formats(args.export),
+                                      inputs)
+    except run_exports.ExportError as error:
+        runfolder.mark_failed(run, str(error))
+        print(f"{command.method}: error: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 def _snapshot_batch(args, data, trainer):
@@ -247,6 +269,8 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     if multi_worker:
         network = local_copy(network)
     runfolder.save_model(network, os.path.join(run, "model.keras"))
+    if chief:
+        _write_exports(command, args, network, run, dataset(data.test))
     probabilities = network.predict(dataset(data.test), verbose=0)
     y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
     metrics = classification_metrics(y_true, probabilities, data.classes, data.multi_label)

@@ -10,13 +10,15 @@ import argparse
 import os
 
 import common
-from common.training.cli import Parser, fail
+from common.training.cli import Parser, fail, program
 
 
 class ModelCommand:
-    """Subclasses set ``prog`` and ``description`` and override the hooks."""
+    """Subclasses set ``script`` (the console script), ``module`` (for
+    ``python -m``) and ``description`` and override the hooks."""
 
-    prog = ""
+    script = ""
+    module = ""
     description = ""
     classes_required = False  # fail without a classes.json beside the model
     takes_images = True  # positional IMAGE... arguments, checked before loading
@@ -33,6 +35,10 @@ class ModelCommand:
 
     def run(self, args, model, classes):
         raise NotImplementedError
+
+    @property
+    def prog(self):
+        return program(self.script, self.module)
 
     def parser(self):
         parser = Parser(prog=self.prog, description=self.description,

@@ -14,9 +14,14 @@ import os
 import sys
 
 
+# Read once, before import_tensorflow sets the variable itself.
+USER_SET_LEVEL = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+
+
 def wanted(verbose=1):
-    """Whether TensorFlow's native logs should show."""
-    return "TF_CPP_MIN_LOG_LEVEL" in os.environ or verbose == 2
+    """Whether TensorFlow's native logs should show: the user set their own
+    level, or asked for ``--verbose 2``."""
+    return USER_SET_LEVEL or verbose == 2
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """Demo datasets: deterministic, real images, the formats the methods need."""
 
 import filecmp
+import gzip
 import os
 
 import numpy as np
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 from common.data import demo, where
+from common.data import fashion_mnist as fashion_mnist_files
 from common.data import read_table, validate
 
 
@@ -95,8 +97,8 @@ def test_wsol_boxes_enclose_the_object(tmp_path):
 
 
 def test_fashion_demo_reads_idx_files(tmp_path):
-    if not os.path.isdir(demo.FASHION_DIR):
-        pytest.fail("apt-get install dataset-fashion-mnist (listed in .ci/run)")
+    if fashion_mnist_files.locate() is None:
+        pytest.fail(fashion_mnist_files.missing_message())
     images, labels = demo.fashion_mnist("test")
     assert images.shape == (10000, 28, 28) and sorted(set(labels)) == list(range(10))
     csv = demo.demo_csv("fashion", root=str(tmp_path))
@@ -106,3 +108,32 @@ def test_fashion_demo_reads_idx_files(tmp_path):
 def test_unknown_demo_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="demo:nope: unknown demo"):
         demo.demo_csv("nope", root=str(tmp_path))
+
+
+def _idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_is_found_in_fashion_mnist_dir_first_and_missing_says_where(
+        tmp_path, monkeypatch):
+    folder = tmp_path / "fm"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (7, 28, 28)), np.arange(7) % 10
+    for prefix in ("train", "t10k"):
+        _idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        _idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(folder))
+    read_images, read_labels = demo.fashion_mnist("test")
+    np.testing.assert_array_equal(read_images, images)
+    np.testing.assert_array_equal(read_labels, labels)
+    (folder / "train-labels-idx1-ubyte.gz").unlink()  # incomplete: not used
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(fashion_mnist_files, "SYSTEM_DIR", str(tmp_path / "none"))
+    with pytest.raises(FileNotFoundError) as error:
+        demo.fashion_mnist("train")
+    message = str(error.value)
+    assert str(folder) in message and "make fashion-mnist" in message
+    assert str(tmp_path / ".cache" / "attention-guided" / "fashion-mnist") in message

@@ -1,0 +1,85 @@
+"""The toolkit as a user installs it: its wheel holds exactly the five
+packages and the console scripts; installed into a fresh folder, every
+README Python block runs from an empty directory and every command answers
+--help under its own name before TensorFlow loads."""
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = {"common", "agnet", "fsa", "distraction", "fam"}
+SCRIPTS = ("attention-train", "agnet-train", "fsa-train", "distraction-train", "fam-train",
+           "agnet-predict", "fam-evaluate", "attention-explain", "attention-report")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(wheel, folder it is installed into) for the current tree."""
+    work = tmp_path_factory.mktemp("package")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "--no-build-isolation", ROOT, "-w", str(work / "wheel")],
+                   check=True, capture_output=True, timeout=300)
+    wheel = next((work / "wheel").glob("attention_guided-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                    str(work / "site"), str(wheel)], check=True, capture_output=True,
+                   timeout=300)
+    return wheel, work / "site"
+
+
+def _env(site):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {**env, "PYTHONPATH": str(site)}
+
+
+def test_wheel_holds_the_five_packages_and_every_console_script(installed):
+    wheel, _ = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} \
+        == PACKAGES
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    declared = re.findall(r"^([\w-]+) = ", zipfile.ZipFile(wheel).read(entry_points).decode(),
+                          flags=re.M)
+    assert sorted(declared) == sorted(SCRIPTS)
+
+
+def test_readme_python_blocks_run_from_an_empty_directory(installed, tmp_path):
+    _, site = installed
+    with open(os.path.join(ROOT, "README.md")) as handle:
+        blocks = re.findall(r"```python\n(.*?)```", handle.read(), flags=re.S)
+    assert len(blocks) >= 5
+    # One interpreter runs every block, each in its own namespace, as a
+    # user would paste them into fresh scripts (one TensorFlow start-up).
+    runner = tmp_path / "run_blocks.py"
+    runner.write_text(
+        "import sys, common\n"
+        f"assert common.__file__.startswith({str(site)!r}), common.__file__\n"
+        f"blocks = {blocks!r}\n"
+        "for index, block in enumerate(blocks):\n"
+        "    print(f'block {index}', file=sys.stderr, flush=True)\n"
+        "    exec(compile(block, f'README block {index}', 'exec'), {'__name__': '__main__'})\n")
+    done = subprocess.run([sys.executable, str(runner)], cwd=tmp_path, env=_env(site),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_console_scripts_answer_help_under_their_own_name_without_tensorflow(installed):
+    """--help parses before TensorFlow loads (bench/cli_help.py times it)."""
+    _, site = installed
+    check = ("import atexit, sys; atexit.register(lambda: print('tensorflow loaded' if "
+             "'tensorflow' in sys.modules else 'tensorflow not loaded', file=sys.stderr)); ")
+    for script in SCRIPTS:
+        done = subprocess.run([str(site / "bin" / script), "--help"], env=_env(site),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout.startswith(f"usage: {script} "), \
+            (script, done.stdout[:200], done.stderr[-2000:])
+        entry = open(site / "bin" / script).read()
+        module, function = re.search(r"from ([\w.]+) import (\w+)", entry).groups()
+        done = subprocess.run([sys.executable, "-c", check + f"sys.argv = [{script!r}, "
+                               f"'--help']; from {module} import {function}; {function}()"],
+                              env=_env(site), capture_output=True, text=True, timeout=60)
+        assert done.stderr.strip().endswith("tensorflow not loaded"), (script, done.stderr)
