@@ -9,11 +9,10 @@ runs once per image, not once per epoch.
 
 import math
 
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from agnet.regions import semantic_regions
+from agnet.regions import batch_regions
 
 
 def _matrices(batch, rotation, scale, translation, flip, seed):
@@ -91,8 +90,7 @@ class OnTheFlyRegions(RegionAugmentation):
         self.num_primary, self.region_seed = num_primary, seed
 
     def _regions(self, images):
-        return np.stack([semantic_regions(image, self.num_primary, self.region_seed)
-                         for image in images]).astype(np.float32)
+        return batch_regions(images, self.num_primary, self.region_seed)
 
     def __call__(self, inputs, training=True):
         inputs = super().__call__(inputs, training)

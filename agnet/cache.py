@@ -9,10 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from agnet.regions import semantic_regions
+from agnet.regions import one_thread_each, semantic_regions
 
 VERSION = "regions-v1"
 
@@ -60,12 +59,11 @@ def compute_regions(paths, image_size, num_primary=8, seed=0, cache_dir=None, wo
     todo = [(p, image_size, num_primary, seed, t) for p, t in zip(paths, targets)
             if not os.path.isfile(t)]
     if todo:
-        workers = workers or os.cpu_count() or 1
+        workers = min(workers or os.cpu_count() or 1, len(todo))
         # Threads, not processes: OpenCV releases the GIL, forking a process
         # that runs TensorFlow can deadlock, and spawning re-imports the
-        # user's script. One BLAS thread per worker: the small GMM fits are
-        # several times slower when BLAS threads compete for the cores.
-        with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+        # user's script. One BLAS / OpenCV thread per worker (one_thread_each).
+        with one_thread_each(), ThreadPoolExecutor(workers) as pool:
             list(tqdm(pool.map(_compute, todo), total=len(todo),
                       desc=f"SIFT + GMM {desc}", disable=None))
     return np.stack([np.load(t) for t in targets]).astype(np.float32)

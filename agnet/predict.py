@@ -40,7 +40,7 @@ def region_picture(image, boxes, weights, title, strongest=3):
 
 
 class Predict(ModelCommand):
-    prog = "python -m agnet.predict"
+    script, module = "agnet-predict", "agnet.predict"
     description = __doc__
     suffix = "_regions.png"
 
@@ -72,14 +72,14 @@ def predict(model, paths, classes=None, outputs=None, seed=0, num_primary=None):
     import numpy as np
 
     from agnet.cache import load_rgb
-    from agnet.regions import num_regions, semantic_regions
+    from agnet.regions import batch_regions, num_regions
     from common.training.plots import save_figure
     size = model.input["image"].shape[1]
     count = model.input["regions"].shape[1]
     if num_primary is None:  # the k with k + k(k-1)/2 = R
         num_primary = next(k for k in range(1, 64) if num_regions(k) == count)
     images = np.stack([load_rgb(p, size) for p in paths])
-    regions = np.stack([semantic_regions(im, num_primary, seed) for im in images])
+    regions = batch_regions(images, num_primary, seed)
     inputs = {"image": images.astype("float32") / 255.0, "regions": regions}
     probabilities = model.predict(inputs, verbose=0)
     weights = region_weights(model, inputs) if outputs else None

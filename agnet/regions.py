@@ -13,13 +13,18 @@ with no keypoint gets the grid cell of its index; a box thinner than
 centre to ``min_size`` (a fraction of the side), staying inside the image.
 """
 
+import contextlib
 import itertools
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
+
+from agnet.gmm import fit_predict
 
 MIN_SIZE = 0.1
 
@@ -70,12 +75,10 @@ def primary_regions(image, num_primary=8, seed=0, min_size=MIN_SIZE):
     points = keypoints(image)
     if len(points) < num_primary:
         return grid_boxes(num_primary)
-    mixture = GaussianMixture(num_primary, covariance_type="full", reg_covar=1e-6,
-                              max_iter=100, tol=1e-3, init_params="kmeans",
-                              random_state=seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # GaussianMixture(full, kmeans init), agnet.gmm
         warnings.simplefilter("ignore", ConvergenceWarning)
-        assignment = mixture.fit(points).predict(points)
+        assignment = fit_predict(points, num_primary, seed, reg_covar=1e-6, max_iter=100,
+                                 tol=1e-3)
     scale = np.array([max(width - 1, 1), max(height - 1, 1)], np.float64)
     fallback = grid_boxes(num_primary)
     boxes = []
@@ -102,3 +105,31 @@ def semantic_regions(image, num_primary=8, seed=0):
     (H, W, 3) uint8 or float in [0, 1]: the k primary regions, then the union
     of every unique pair; R = k + k(k-1)/2 (36 for k = 8). Deterministic."""
     return add_unions(primary_regions(image, num_primary, seed))
+
+
+@contextlib.contextmanager
+def one_thread_each():
+    """One BLAS and one OpenCV thread per worker: the small fits and SIFT
+    calls are many times slower when their own thread pools compete with
+    the workers for the cores."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        cv2.setNumThreads(previous)
+
+
+def map_images(function, items, workers=None):
+    """``[function(item) for item in items]`` on a thread per core (SIFT
+    releases the GIL), one BLAS / OpenCV thread each."""
+    workers = min(workers or os.cpu_count() or 1, max(len(items), 1))
+    with one_thread_each(), ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(function, items))
+
+
+def batch_regions(images, num_primary=8, seed=0, workers=None):
+    """float32 (B, R, 4): ``semantic_regions`` of each image, in parallel."""
+    return np.stack(map_images(lambda image: semantic_regions(image, num_primary, seed),
+                               list(images), workers)).astype(np.float32)

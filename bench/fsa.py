@@ -22,22 +22,25 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import fsa  # noqa: E402, F401
-from bench.distraction import step_time  # noqa: E402
+from bench.timing import alternate, describe, train_step_seconds  # noqa: E402
 from fsa.masks import gaussian_mask  # noqa: E402
 from fsa.model import build_fsa_model  # noqa: E402
 from fsa.network import build_squeezenet  # noqa: E402
 
 
-def latency(model, images, repeats=20):
-    """Median seconds of a compiled forward pass."""
+def latency(model, images, repeats=5):
+    """A measurement: median seconds of a compiled forward pass."""
     forward = tf.function(lambda x: model(x, training=False))
     forward(images)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        forward(images).numpy()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+
+    def measure():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            forward(images).numpy()
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+    return measure
 
 
 def main():
@@ -45,7 +48,8 @@ def main():
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--classes", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
@@ -56,29 +60,28 @@ def main():
     images = np.random.rand(args.batch, *shape).astype("float32")
     labels = np.random.randint(0, n, args.batch)
     data = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    times = {}
-    for name, weight in (("ce", 0.0), ("fsa", 10.0)):
+    steps = {}
+    for name, weight in (("CE step", 0.0), ("FSA step", 10.0)):
         model = build_fsa_model(n, masks, [2] * n, input_shape=shape, lambda_fsa=weight,
                                 stage=2)
         model.compile(keras.optimizers.SGD(5e-4, momentum=0.9),
                       "sparse_categorical_crossentropy")
-        times[name] = step_time(model, data, args.steps)
+        steps[name] = train_step_seconds(model, data, args.steps)
+    times = alternate(steps, rounds=args.rounds)
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")
         model.network.save(path)
         exported = keras.saving.load_model(path)
     plain = build_squeezenet(n, shape)
-    t_exported, t_plain = latency(exported, images), latency(plain, images)
+    forward = alternate({"exported": latency(exported, images),
+                         "plain SqueezeNet": latency(plain, images)}, rounds=args.rounds)
 
     print(f"size={size} batch={args.batch} classes={n} "
           f"device={'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}")
-    print(f"train step CE: {times['ce']:.3f} s   CE + FSA: {times['fsa']:.3f} s")
-    print(f"ratio FSA step / CE step: {times['fsa'] / times['ce']:.3f}")
-    print(f"inference exported: {t_exported * 1000:.1f} ms   plain SqueezeNet v1.1: "
-          f"{t_plain * 1000:.1f} ms")
-    print(f"ratio exported / plain: {t_exported / t_plain:.3f}  "
-          f"(parameters {exported.count_params():,} vs {plain.count_params():,})")
+    print(describe(times, "FSA step", "CE step"))
+    print("inference " + describe(forward, "exported", "plain SqueezeNet") +
+          f" (parameters {exported.count_params():,} vs {plain.count_params():,})")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Prints both times, their ratio, and the largest difference between the maps.
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,6 +18,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from common.backbones import build_backbone  # noqa: E402
+from bench.timing import alternate, describe  # noqa: E402
 from common.cam import GradCAM  # noqa: E402
 
 
@@ -46,20 +46,12 @@ def per_image_loop(cam, images, classes):
     return np.stack(maps)
 
 
-def timed(fn, repeats):
-    fn()  # warm-up (tracing)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        out = fn()
-    return (time.perf_counter() - start) / repeats, out
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backbone", default="mobilenet")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="alternating rounds")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
@@ -69,15 +61,19 @@ def main():
     classes = np.random.randint(0, 10, args.batch)
     batched = tf.function(lambda x, c: cam(x, class_index=c))
 
-    t_batched, maps = timed(lambda: batched(images, classes).numpy(), args.repeats)
-    t_loop, ref = timed(lambda: per_image_loop(cam, images, classes), 1)
+    batched(images, classes)  # trace
+    found = {}
+
+    def run_batched():
+        found["batched"] = batched(images, classes).numpy()
+
+    def run_loop():
+        found["loop"] = per_image_loop(cam, images, classes)
+    times = alternate({"batched": run_batched, "loop": run_loop}, rounds=args.repeats)
     print(f"backbone={args.backbone} size={args.image_size} batch={args.batch} "
           f"device={'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}")
-    print(f"batched GradCAM (tf.function): {t_batched:.3f} s")
-    print(f"per-image eager loop:          {t_loop:.3f} s")
-    print(f"ratio batched / loop:          {t_batched / t_loop:.3f}  "
-          f"(speed-up {t_loop / t_batched:.1f}x)")
-    diff = np.abs(maps - ref).max()
+    print("Grad-CAM " + describe(times, "batched", "loop"))
+    diff = np.abs(found["batched"] - found["loop"]).max()
     print(f"max |batched - loop|:          {diff:.2e}")
     if diff > 1e-3:
         raise SystemExit("maps disagree")

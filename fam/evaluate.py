@@ -1,10 +1,12 @@
 """``python -m fam.evaluate --model RUN/model.keras --data TEST --out DIR``:
-Top-1 Cls, GT-known Loc, Top-1 Loc (map threshold 0.5) and MaxBoxAccV2 into
-``DIR/metrics.json``, and pictures of the foreground map with the predicted
-(yellow) and ground-truth (green) boxes, as in FAM's Fig. 4.
+Top-1 Cls, GT-known Loc, Top-1 Loc (map threshold 0.5), MaxBoxAccV2 and,
+with masks, PxAP (all in %) into ``DIR/metrics.json``, and pictures of the
+foreground map with the predicted (yellow) and ground-truth (green) boxes,
+as in FAM's Fig. 4.
 
 --data is a CSV with box columns x0,y0,x1,y1, or a WSOL metadata folder
-(image_ids.txt, class_labels.txt, localization.txt) with --image-root.
+(image_ids.txt, class_labels.txt, localization.txt with boxes, or OpenImages'
+mask and ignore paths for PxAP) with --image-root.
 A plain classifier saved by the toolkit is evaluated with its CAMs.
 """
 
@@ -15,14 +17,15 @@ from common.training.model_command import ModelCommand
 
 
 class Evaluate(ModelCommand):
-    prog = "python -m fam.evaluate"
+    script, module = "fam-evaluate", "fam.evaluate"
     description = __doc__
     classes_required = True
     takes_images = False
 
     def add_arguments(self, parser):
         parser.add_argument("--data", required=True,
-                            help="CSV with box columns x0,y0,x1,y1, or a WSOL metadata folder")
+                            help="CSV with box columns x0,y0,x1,y1, a WSOL metadata folder, "
+                                 "or FORMAT:PATH of a benchmark with boxes (its test split)")
         parser.add_argument("--image-root", default=None,
                             help="folder of the images of a metadata folder (default: the "
                                  "metadata folder)")
@@ -33,17 +36,21 @@ class Evaluate(ModelCommand):
         parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
 
     def check(self, args, classes):
-        from common.data.tables import DataError, read_table
+        from common.data.formats import is_format_spec, read_data
+        from common.data.tables import DataError
         from common.data.validation import validate
         from common.data.wsol import read_wsol_metadata
         if os.path.isfile(os.path.join(args.data, "image_ids.txt")):
             table, _ = read_wsol_metadata(args.data, args.image_root or args.data)
         else:
-            table, _ = read_table(args.data)
+            table, _ = read_data(args.data)
+            if is_format_spec(args.data):  # a benchmark: its test split
+                table = table[table["split"] == "test"].reset_index(drop=True)
         table = validate(table, classes, what="evaluation")
-        if not table["boxes"].map(len).gt(0).all():
-            raise DataError(f"--data: every image needs at least one box; '{args.data}' has "
-                            "images without")
+        has_masks = "masks" in table and table["masks"].map(len).gt(0).all()
+        if not (table["boxes"].map(len).gt(0).all() or has_masks):
+            raise DataError(f"--data: every image needs at least one box (or, for PxAP, "
+                            f"a mask); '{args.data}' has images without")
         self.table = table
         existing = os.path.join(args.out, "metrics.json")
         if os.path.exists(existing) and not args.overwrite:
@@ -56,8 +63,6 @@ class Evaluate(ModelCommand):
 
 
 def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=32):
-    import numpy as np
-
     from common.data.pipeline import decode_image, make_dataset
     from common.io import write_json
     from common.training.plots import save_figure, single_figure
@@ -76,9 +81,10 @@ def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=
         path = table["path"].iloc[i]
         image = decode_image(path, (size, size)).numpy()
         predicted, truth = int(probabilities[i].argmax()), table["labels"].iloc[i][0]
-        iou = float(iou_matrix([boxes[i]], gts[i]).max())
+        iou = (f"best IoU of the predicted box {iou_matrix([boxes[i]], gts[i]).max():.2f}"
+               if len(gts[i]) else "no ground-truth box")
         title = (f"{os.path.basename(path)}: true {truth}, predicted {classes[predicted]} "
-                 f"({probabilities[i, predicted]:.2f})\nbest IoU of the predicted box {iou:.2f}")
+                 f"({probabilities[i, predicted]:.2f})\n{iou}")
         drawn = [(*boxes[i], "yellow", 2)] + [(*gt, "lime", 2) for gt in gts[i]]
         legend = [("yellow", f"predicted box ({what} > {threshold})"),
                   ("lime", "ground truth")]

@@ -47,6 +47,17 @@ def test_metadata_folder_reads_labels_and_every_box(tmp_path):
     assert table["path"].iloc[1] == str(tmp_path / "images" / ids[1])
 
 
+def _saved_model(tmp_path):
+    """RUN/model.keras (an untrained FAM network, seeded) and classes.json."""
+    run = tmp_path / "run"
+    run.mkdir()
+    keras.utils.set_random_seed(3)
+    network = build_fam(build_backbone("tiny", (32, 32, 3)), 2).network
+    network.save(run / "model.keras")
+    (run / "classes.json").write_text(json.dumps(["0", "1"]))
+    return run, network
+
+
 def _inclusive_iou(a, b):
     width = min(a[2], b[2]) - max(a[0], b[0]) + 1
     height = min(a[3], b[3]) - max(a[1], b[1]) + 1
@@ -71,23 +82,53 @@ def _expected_metrics(model_path, tmp_path, boxes_per_image):
     labels = np.arange(4) % 2
     top1 = (maps["probabilities"].numpy().argmax(-1) == labels).mean() * 100
     foreground = tf.image.resize(maps["foreground"], (32, 32))[..., 0].numpy()
-    scale = np.array([32 / 50, 32 / 40] * 2)
     right = []
     for i, score in enumerate(foreground):
         box = box_from_map(score, 0.5)
-        right.append(max(_inclusive_iou(box, np.array(gt) * scale)
+        # the protocol truncates the rescaled ground truth to integers
+        right.append(max(_inclusive_iou(box, np.trunc(np.array(gt) * 32 / [50, 40, 50, 40]))
                          for gt in boxes_per_image(i)) >= 0.5)
     return top1, 100 * np.mean(right)
 
 
+def test_openimages_masks_give_pxap_against_the_protocols_computation(tmp_path):
+    """localization.txt with id,mask_path,ignore_path: fam.evaluate reports
+    PxAP, equal to the reference port on the model's own maps."""
+    import tensorflow as tf
+
+    from common.cam import normalize_maps
+    from common.data.pipeline import decode_image
+    from fam.evaluate import main
+    from fam.model import maps_model
+    from fam.wsol_reference import pixel_average_precision
+    ids = _dataset(tmp_path)
+    images = tmp_path / "images"
+    lines, masks = [], []
+    for i, name in enumerate(ids):
+        mask = np.zeros((40, 50), np.uint8)
+        mask[10:25, 15:35] = 255
+        ignore = np.zeros((40, 50), np.uint8)
+        ignore[0:8, 0:8] = 255
+        cv2.imwrite(str(images / f"m{i}.png"), mask)
+        cv2.imwrite(str(images / f"i{i}.png"), ignore)
+        lines.append(f"{name},m{i}.png,i{i}.png")
+        masks.append(np.where(ignore > 0, 255, (mask > 0).astype(np.uint8)))
+    (tmp_path / "metadata" / "localization.txt").write_text("\n".join(lines) + "\n")
+    run, network = _saved_model(tmp_path)
+    main(["--model", str(run / "model.keras"), "--data", str(tmp_path / "metadata"),
+          "--image-root", str(images), "--out", str(tmp_path / "out"), "--pictures", "1"])
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert "gt_known_loc_pct" not in metrics  # no boxes: no box metrics
+    batch = tf.stack([decode_image(str(images / n), (32, 32)) for n in ids])
+    foreground = tf.image.resize(maps_model(network)(batch)["foreground"], (32, 32))[..., 0]
+    maps = normalize_maps(tf.clip_by_value(foreground, 0, 1)).numpy()
+    maps = [cv2.resize(m, (50, 40), interpolation=cv2.INTER_LINEAR) for m in maps]
+    assert metrics["pxap_pct"] == pytest.approx(pixel_average_precision(maps, masks), abs=1e-6)
+
+
 def test_evaluate_cli_metrics_equal_a_direct_computation(tmp_path):
     _dataset(tmp_path)
-    run = tmp_path / "run"
-    run.mkdir()
-    keras.utils.set_random_seed(3)
-    network = build_fam(build_backbone("tiny", (32, 32, 3)), 2).network
-    network.save(run / "model.keras")
-    (run / "classes.json").write_text(json.dumps(["0", "1"]))
+    run, network = _saved_model(tmp_path)
     env = {**os.environ, "PYTHONPATH": ROOT}
     main_box = (15, 10, 34, 24)
     cases = ((tmp_path / "test.csv", [], lambda i: [main_box]),
@@ -102,8 +143,9 @@ def test_evaluate_cli_metrics_equal_a_direct_computation(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         metrics = json.loads((out / "metrics.json").read_text())
         top1, gt_known = _expected_metrics(run / "model.keras", tmp_path, boxes)
-        assert metrics["top1_cls"] == pytest.approx(top1)
-        assert metrics["gt_known_loc"] == pytest.approx(gt_known)
-        assert 0 <= metrics["top1_loc"] <= min(metrics["gt_known_loc"], metrics["top1_cls"])
-        assert 0 <= metrics["max_box_acc_v2"] <= 100
+        assert metrics["top1_cls_pct"] == pytest.approx(top1)
+        assert metrics["gt_known_loc_pct"] == pytest.approx(gt_known)
+        assert 0 <= metrics["top1_loc_pct"] <= min(metrics["gt_known_loc_pct"],
+                                                   metrics["top1_cls_pct"])
+        assert 0 <= metrics["max_box_acc_v2_pct"] <= 100
         assert len(list(out.glob("*.png"))) == 2

@@ -80,9 +80,9 @@ def test_max_box_acc_against_numpy_on_gaussian_blobs():
         expected[delta] = 100 * hits / len(maps)
     result = max_box_acc(maps, gts, cam_curve_interval=0.1)
     for delta in (30, 50, 70):
-        np.testing.assert_allclose(result["box_acc"][delta], expected[delta])
-        assert result["max_box_acc"][delta] == pytest.approx(expected[delta].max())
-    assert result["max_box_acc_v2"] == pytest.approx(np.mean([expected[d].max()
+        np.testing.assert_allclose(result["box_acc_pct"][delta], expected[delta])
+        assert result["max_box_acc_pct"][delta] == pytest.approx(expected[delta].max())
+    assert result["max_box_acc_v2_pct"] == pytest.approx(np.mean([expected[d].max()
                                                               for d in (30, 50, 70)]))
 
 
@@ -95,12 +95,12 @@ def test_two_blobs_multi_contour_and_several_gt_boxes():
     multi = max_box_acc([score_map], [gt_b], (50,), 0.1, multi_contour=True)
     # Below tau 0.6 both blobs pass: the largest contour is B (right); from
     # 0.6 on only A passes (wrong). With every contour, B also counts there.
-    assert single["box_acc"][50] == [100.0] * 6 + [0.0] * 4
-    assert multi["box_acc"][50] == single["box_acc"][50]
+    assert single["box_acc_pct"][50] == [100.0] * 6 + [0.0] * 4
+    assert multi["box_acc_pct"][50] == single["box_acc_pct"][50]
     both = np.array([[0, 0, 5, 5], [2, 2, 10, 10]])  # A's box among several GT boxes
-    assert max_box_acc([score_map], [both], (50,), 0.1)["box_acc"][50][-1] == 100.0
+    assert max_box_acc([score_map], [both], (50,), 0.1)["box_acc_pct"][50][-1] == 100.0
     empty = max_box_acc([np.zeros((40, 40))], [gt_b], (50,), 0.5)
-    assert empty["max_box_acc"][50] == 0.0
+    assert empty["max_box_acc_pct"][50] == 0.0
 
 
 def test_localization_accuracy():
@@ -108,4 +108,70 @@ def test_localization_accuracy():
     gts = [np.array([[0, 0, 9, 9]]), np.array([[0, 0, 9, 4], [0, 0, 8, 9]]),
            np.array([[0, 0, 9, 9]]), np.array([[0, 0, 9, 9]])]
     result = localization_accuracy(preds, gts, [1, 2, 3, 4], [1, 0, 3, 4])
-    assert result == {"gt_known_loc": 50.0, "top1_loc": 25.0, "top1_cls": 75.0}
+    assert result == {"gt_known_loc_pct": 50.0, "top1_loc_pct": 25.0, "top1_cls_pct": 75.0}
+
+
+def test_box_accuracy_is_the_protocols_at_every_threshold_on_maps_with_many_contours():
+    from bench.wsol_metrics import map_mix
+    from fam.wsol_reference import box_accuracy
+    maps, gts = map_mix(18, 64, seed=3)
+    for multi in (True, False):
+        got = max_box_acc(maps, gts, cam_curve_interval=0.01, multi_contour=multi)
+        assert got["box_acc_pct"] == box_accuracy(maps, gts, cam_curve_interval=0.01,
+                                                  multi_contour_eval=multi)
+    assert 0 < got["max_box_acc_v2_pct"] < 100  # the mix is neither trivial nor hopeless
+
+
+def test_ground_truth_boxes_are_rescaled_and_truncated_as_the_protocol_does(tmp_path):
+    import cv2
+    import pandas as pd
+
+    from fam.localization import scaled_boxes
+    from fam.wsol_reference import resize_bbox
+    rng = np.random.default_rng(0)
+    paths, boxes = [], []
+    for i, (w, h) in enumerate([(37, 53), (500, 333), (91, 91)]):
+        paths.append(str(tmp_path / f"{i}.png"))
+        cv2.imwrite(paths[-1], np.zeros((h, w, 3), np.uint8))
+        x0, y0 = rng.uniform(0, w / 2), rng.uniform(0, h / 2)
+        boxes.append(((x0, y0, x0 + w / 3, y0 + h / 3), (1.0, 2.0, w - 1.0, h - 1.0)))
+    got = scaled_boxes(pd.DataFrame({"path": paths, "boxes": boxes}), 224)
+    for image_boxes, (w, h), result in zip(boxes, [(37, 53), (500, 333), (91, 91)], got):
+        expected = [resize_bbox(b, (w, h), (224, 224)) for b in image_boxes]
+        assert result.tolist() == [list(e) for e in expected]
+
+
+def test_pixel_average_precision_analytic_cases_and_against_scikit_learn(tmp_path):
+    import cv2
+    from sklearn.metrics import average_precision_score
+
+    from fam.metrics import pixel_average_precision, read_mask
+    from fam.wsol_reference import pixel_average_precision as reference
+    rng = np.random.default_rng(1)
+    masks = [(rng.random((20, 30)) < 0.3).astype(np.uint8) for _ in range(3)]
+    masks[0][:2] = 255  # ignored pixels
+    assert pixel_average_precision([m.astype(float) for m in masks], masks) == \
+        pytest.approx(100.0)  # the mask itself: perfect
+    fraction = np.mean(np.concatenate([m[m != 255] for m in masks]))
+    flat = [np.full(m.shape, 0.5) for m in masks]
+    assert pixel_average_precision(flat, masks) == pytest.approx(100 * fraction)
+    # Scores in the middle of the threshold bins: scikit-learn's AP over
+    # the kept pixels is then exactly the protocol's.
+    maps = [np.floor(np.clip(m + rng.normal(0, 0.4, m.shape), 0, 0.999) * 100) / 100 + 0.005
+            for m in (np.minimum(m, 1).astype(float) for m in masks)]
+    keep = np.concatenate([m.ravel() != 255 for m in masks])
+    scores, truth = np.concatenate([m.ravel() for m in maps]), np.concatenate(
+        [m.ravel() for m in masks])
+    expected = 100 * average_precision_score(truth[keep], scores[keep])
+    assert pixel_average_precision(maps, masks, 0.01) == pytest.approx(expected, abs=1e-6)
+    assert pixel_average_precision(maps, masks, 0.01) == pytest.approx(
+        reference(maps, masks, 0.01), abs=1e-9)
+    # The protocol's mask files: instance masks united, ignore box minus them.
+    a, b, ignore = (np.zeros((6, 6), np.uint8) for _ in range(3))
+    a[1, 1], b[4, 4], ignore[0:3, 0:3] = 255, 255, 255
+    for name, image in (("a", a), ("b", b), ("ignore", ignore)):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), image)
+    mask = read_mask([str(tmp_path / "a.png"), str(tmp_path / "b.png")],
+                     str(tmp_path / "ignore.png"))
+    assert mask[1, 1] == 1 and mask[4, 4] == 1 and mask[0, 0] == 255 and mask[5, 5] == 0
+    assert (mask == 255).sum() == 8

@@ -70,8 +70,8 @@ def test_trainer_writes_localization_metrics(tmp_path):
     main(COMMAND, ["--output", str(run), "--epochs", "1", "--image-size", "32",
                         "--batch-size", "64", "--verbose", "0"])
     loc = json.loads((run / "metrics.json").read_text())["localization"]
-    assert {"gt_known_loc", "top1_loc", "top1_cls", "max_box_acc_v2"} <= set(loc)
-    assert 0 <= loc["top1_loc"] <= loc["gt_known_loc"] <= 100
+    assert {"gt_known_loc_pct", "top1_loc_pct", "top1_cls_pct", "max_box_acc_v2_pct"} <= set(loc)
+    assert 0 <= loc["top1_loc_pct"] <= loc["gt_known_loc_pct"] <= 100
     assert "spa_loss" in (run / "history.csv").read_text().splitlines()[0]
 
 
