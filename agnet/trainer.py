@@ -9,10 +9,17 @@ from agnet.cache import compute_regions
 from agnet.model import build_agnet
 from common.classifier import GuidedClassifier
 from common.data.tables import encode_labels
+from common.training.cli import ConfigError
 from common.training.trainer import Trainer
 
 
 class AgnetTrainer(Trainer):
+    def check(self, args):
+        super().check(args)
+        if args.crop_from is not None:
+            raise ConfigError("--crop-from: AG-Net's regions move with its own geometric "
+                              "augmentation (agnet.augment); a crop is not supported")
+
     def augmentation(self, args):
         settings = {"flip": args.flip == "horizontal", "seed": args.seed}
         if args.regions == "on-the-fly":

@@ -34,8 +34,42 @@ class RandomBrightnessScale(keras.layers.Layer):
         return {**super().get_config(), "low": self.low, "high": self.high, "seed": self.seed}
 
 
+class ResizeAndRandomCrop(keras.layers.Layer):
+    """Training: resizes to ``from_size`` and takes a random ``size`` x
+    ``size`` window of each image (its own offset, the papers' "resize to
+    256, random crop 224"); inference: the input unchanged. (Keras's
+    RandomCrop draws one offset per batch.)"""
+
+    def __init__(self, from_size, size, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.from_size, self.size, self.seed = int(from_size), int(size), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        images = ops.image.resize(images, (self.from_size, self.from_size))
+        batch, span = ops.shape(images)[0], self.from_size - self.size + 1
+        offsets = keras.random.randint((batch, 2), 0, span, seed=self.generator)
+        steps = ops.arange(self.size, dtype=offsets.dtype)
+        rows = (offsets[:, :1] + steps)[:, :, None, None]  # (B, size, 1, 1)
+        cols = (offsets[:, 1:] + steps)[:, None, :, None]  # (B, 1, size, 1)
+        channels = ops.shape(images)[-1]
+        images = ops.take_along_axis(
+            images, ops.broadcast_to(rows, (batch, self.size, self.from_size, channels)), 1)
+        return ops.take_along_axis(
+            images, ops.broadcast_to(cols, (batch, self.size, self.size, channels)), 2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size, self.size, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "from_size": self.from_size, "size": self.size,
+                "seed": self.seed}
+
+
 def build_augmentation(flip=None, rotation=0.0, translation=0.0, zoom=0.0,
-                       brightness=None, channel_shift=0.0, seed=0):
+                       brightness=None, channel_shift=0.0, seed=0, crop=None):
     """A ``keras.Sequential`` of augmentation layers, or None if all are off.
 
     Args:
@@ -46,8 +80,12 @@ def build_augmentation(flip=None, rotation=0.0, translation=0.0, zoom=0.0,
         brightness: (low, high) multiplicative range, e.g. (0.5, 1.5).
         channel_shift: max shift of the intensities in 0-255 units (+-), the
             same offset on every channel, as ImageDataGenerator does.
+        crop: (from_size, size): resize to from_size, then a random size x
+            size window (the papers' "resize to 256, random crop 224").
     """
     layers = []
+    if crop:
+        layers.append(ResizeAndRandomCrop(*crop, seed=seed))
     if flip:
         layers.append(keras.layers.RandomFlip(flip, seed=seed))
     if rotation:

@@ -105,6 +105,10 @@ GROUPS = {
                                 "or none"),
         "channel_shift": Flag(float, "random intensity shift, max in 0-255 units (+-)",
                               low=0.0, high=255.0),
+        "crop_from": Flag(int, "train on random --image-size crops of the image resized to "
+                               "this many pixels (the papers' 'resize to 256, random crop "
+                               "224'); evaluation sees the whole image at --image-size",
+                          low=8),
     },
     "distribution": {
         "strategy": Flag(str, "tf.distribute strategy (multi_worker reads TF_CONFIG)",
@@ -133,7 +137,7 @@ HNC_DEFAULTS = {"hnc_weight": 0.0, "hnc_k": None, "hnc_variant": "mse"}
 BASE_DEFAULTS = {"val_data": None, "output": None, "weights": None, "seed": 0,
                  "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0, "epsilon": 1e-7,
                  "flip": "none", "rotation": 0.0, "translation": 0.0, "zoom": 0.0,
-                 "brightness": "none", "channel_shift": 0.0,
+                 "brightness": "none", "channel_shift": 0.0, "crop_from": None,
                  "strategy": "auto", "mixed_precision": False, "jit_compile": False,
                  "resume": False, "skip_bad_images": False, "verbose": 1, "export": "none",
                  **HNC_DEFAULTS}

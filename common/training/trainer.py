@@ -56,6 +56,9 @@ class Trainer:
     def check(self, args):
         """Method-specific checks of the resolved args (raise ConfigError)."""
         parse_brightness(args.brightness)
+        if args.crop_from is not None and args.crop_from < args.image_size:
+            raise ConfigError(f"--crop-from: expected at least --image-size "
+                              f"({args.image_size}), got {args.crop_from}")
 
     def optimizer(self, args):
         return make_optimizer(args.optimizer, args.lr, args.momentum, args.weight_decay,
@@ -66,7 +69,8 @@ class Trainer:
         return build_augmentation(None if args.flip == "none" else args.flip, args.rotation,
                                   args.translation, args.zoom,
                                   parse_brightness(args.brightness), args.channel_shift,
-                                  seed=args.seed)
+                                  seed=args.seed, crop=None if args.crop_from is None
+                                  else (args.crop_from, args.image_size))
 
     def build_backbone(self, args):
         return build_backbone(args.backbone, (args.image_size, args.image_size, 3),

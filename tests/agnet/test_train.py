@@ -33,3 +33,12 @@ def test_demo_run_then_predict(tmp_path, monkeypatch, small_demo, demo_settings)
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and all(line.count(",") == 4 for line in lines)  # top-5
     assert len(list((tmp_path / "out").glob("*_regions.png"))) == 2
+
+
+def test_a_crop_that_would_misplace_the_regions_is_refused(tmp_path, capsys):
+    import pytest
+    with pytest.raises(SystemExit) as stop:
+        main(COMMAND, ["--crop-from", "80", "--output", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and "--crop-from: AG-Net's regions" in err[0]
+    assert not (tmp_path / "run").exists()

@@ -140,3 +140,23 @@ def test_each_augmentation_does_what_its_flag_says():
     assert build_augmentation() is None
     everything = build_augmentation("horizontal", 15, 0.1, 0.15, (0.5, 1.5), 30)
     assert everything(x, training=False) is x or np.array_equal(everything(x, training=False), x)
+
+
+def test_crop_from_trains_on_a_window_of_the_upscaled_image():
+    """--crop-from 40 at 32 px: each output is one 32 x 32 window of the image
+    resized to 40, windows differ between images; inference is untouched."""
+    import keras
+
+    from common.data.augment import build_augmentation
+    images = np.random.default_rng(0).random((6, 32, 32, 3)).astype("float32")
+    crop = build_augmentation(crop=(40, 32), seed=1)
+    out = np.asarray(crop(images, training=True))
+    upscaled = np.asarray(keras.layers.Resizing(40, 40)(images))
+    offsets = []
+    for got, big in zip(out, upscaled):
+        matches = [(y, x) for y in range(9) for x in range(9)
+                   if np.allclose(got, big[y:y + 32, x:x + 32], atol=1e-6)]
+        assert len(matches) == 1, matches
+        offsets.append(matches[0])
+    assert len(set(offsets)) > 1
+    np.testing.assert_array_equal(np.asarray(crop(images, training=False)).shape, images.shape)

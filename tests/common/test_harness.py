@@ -176,6 +176,8 @@ def test_numeric_flags_are_range_checked(capsys):
     assert "--lr: expected a finite number" in _error_line(capsys, ["--lr", "nan"])
     assert "--epochs: expected a value >= 1, got 0" in _error_line(capsys, ["--epochs", "0"])
     assert "--zoom: expected a value >= 0.0 and <= 1.0" in _error_line(capsys, ["--zoom", "2"])
+    assert "--crop-from: expected at least --image-size (32), got 30" in _error_line(
+        capsys, ["--crop-from", "30", "--image-size", "32", "--output", "/nonexistent/run"])
 
 
 def _quiet_cli(args, tmp_path):
