@@ -30,7 +30,9 @@ FLAGS = {
 }
 METHOD_DEFAULTS = {"num_primary": 8, "regions": "cached", "region_cache": None,
                    "no_self_attention": False, "no_inter_attention": False,
-                   "pooling": "gap_gmp", "momentum": 0.99, "lr_step": 25}
+                   "pooling": "gap_gmp", "momentum": 0.99, "lr_step": 25,
+                   # the paper's geometric augmentation (agnet.augment)
+                   "rotation": 15.0, "zoom": 0.15, "translation": 0.15}
 COMMAND = TrainCommand(
     method="agnet", description=__doc__, trainer="agnet.trainer:AgnetTrainer",
     demo_data="demo:fashion" if locate_fashion_mnist() else "demo:digits",

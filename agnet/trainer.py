@@ -16,12 +16,21 @@ from common.training.trainer import Trainer
 class AgnetTrainer(Trainer):
     def check(self, args):
         super().check(args)
+        unsupported = [name for name in ("brightness", "channel_shift") if getattr(
+            args, name) not in (None, "none", 0, 0.0)] + (
+            ["flip"] if args.flip not in ("none", "horizontal") else [])
+        if unsupported:
+            raise ConfigError(f"--{unsupported[0].replace('_', '-')}: AG-Net's augmentation "
+                              "(agnet.augment) moves the regions with the image and offers "
+                              "rotation, zoom, translation and a horizontal flip only")
         if args.crop_from is not None:
             raise ConfigError("--crop-from: AG-Net's regions move with its own geometric "
                               "augmentation (agnet.augment); a crop is not supported")
 
     def augmentation(self, args):
-        settings = {"flip": args.flip == "horizontal", "seed": args.seed}
+        settings = {"flip": args.flip == "horizontal", "seed": args.seed,
+                    "rotation": args.rotation, "translation": args.translation,
+                    "scale": (1.0 - args.zoom, 1.0 + args.zoom)}
         if args.regions == "on-the-fly":
             return OnTheFlyRegions(args.num_primary, args.seed, **settings)
         return RegionAugmentation(**settings)

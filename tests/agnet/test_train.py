@@ -42,3 +42,20 @@ def test_a_crop_that_would_misplace_the_regions_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(err) == 1 and "--crop-from: AG-Net's regions" in err[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_the_geometric_flags_reach_the_region_augmentation(tmp_path, capsys):
+    import pytest
+
+    from agnet.trainer import AgnetTrainer
+    from common.training.entry import parse
+    args = parse(COMMAND, ["--rotation", "30", "--zoom", "0.2", "--translation", "0.05",
+                           "--output", str(tmp_path / "run")])
+    augment = AgnetTrainer(COMMAND).augmentation(args)
+    assert (augment.rotation, augment.scale, augment.translation) == (30.0, (0.8, 1.2), 0.05)
+    defaults = AgnetTrainer(COMMAND).augmentation(parse(COMMAND, ["--output", str(tmp_path)]))
+    assert (defaults.rotation, defaults.translation) == (15.0, 0.15)  # the paper's
+    with pytest.raises(SystemExit) as stop:
+        main(COMMAND, ["--brightness", "0.5,1.5", "--output", str(tmp_path / "other")])
+    assert stop.value.code == 2 and "--brightness: AG-Net's augmentation" in \
+        capsys.readouterr().err
