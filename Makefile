@@ -32,4 +32,4 @@ demo: setup
 	$(BIN)/agnet-train
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup

@@ -12,6 +12,10 @@ import sys
 import grimp
 import pytest
 
+# One worker runs this file: its module fixture is built once (pytest-xdist).
+pytestmark = pytest.mark.xdist_group("test_architecture")
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("common", "agnet", "fsa", "distraction", "fam")
 METHODS = PACKAGES[1:]

@@ -11,6 +11,10 @@ import zipfile
 
 import pytest
 
+# One worker runs this file: its module fixture is built once (pytest-xdist).
+pytestmark = pytest.mark.xdist_group("test_package")
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = {"common", "agnet", "fsa", "distraction", "fam"}
 SCRIPTS = ("attention-train", "agnet-train", "fsa-train", "distraction-train", "fam-train",

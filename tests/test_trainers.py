@@ -12,6 +12,9 @@ import pytest
 
 from common.training.entry import main
 
+# One worker runs this file: its module fixture is built once (pytest-xdist).
+pytestmark = pytest.mark.xdist_group("test_trainers")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # ONNX and LiteRT conversions cost ~10 s each: the two-input model and the
 # plain one; every trainer writes and checks its SavedModel.
@@ -133,6 +136,7 @@ def test_exports_match_keras_and_the_saved_model_needs_only_tensorflow(mixed_run
         cases[name] = (os.path.join(run, "saved_model"), str(tmp_path / f"{name}.npz"))
     code = f"""
 import sys, numpy as np, tensorflow as tf
+
 for name, (folder, arrays) in {cases!r}.items():
     arrays = dict(np.load(arrays))
     expected = arrays.pop("expected")

@@ -14,6 +14,10 @@ from common.backbones import build_backbone
 from common.backbones.efficientnet_lite import lite0_classifier, torch_weights_path
 from common.backbones.torch_pickle import load_legacy
 
+# One worker runs this file: its module fixture is built once (pytest-xdist).
+pytestmark = pytest.mark.xdist_group("test_efficientnet_lite")
+
+
 
 def _photos():
     spec = importlib.util.find_spec("foolbox")

@@ -13,6 +13,10 @@ from common.report import main as report
 from common.train import COMMAND
 from common.training.entry import main as train
 
+# One worker runs this file: its module fixture is built once (pytest-xdist).
+pytestmark = pytest.mark.xdist_group("test_report")
+
+
 
 class _Page(HTMLParser):
     """Section ids, decoded <img> sizes and table cells of a page."""
