@@ -11,6 +11,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # process, then differ only where the computation does. Subprocesses
 # inherit it.
 os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+# Under pytest-xdist two test processes share the two cores: one kernel
+# thread each (subprocesses inherit it) instead of four threads fighting.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Demos are built once per test session, shared by every test and subprocess.
 os.environ.setdefault("ATTENTION_DEMO_DIR", tempfile.mkdtemp(prefix="attention-demo-"))
 

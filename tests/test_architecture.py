@@ -12,7 +12,8 @@ import sys
 import grimp
 import pytest
 
-# One worker runs this file: its module fixture is built once (pytest-xdist).
+# One worker runs this file and builds its fixture once (pytest-xdist: a module
+# fixture is torn down whenever a worker waits for more tests, so it is session-scoped).
 pytestmark = pytest.mark.xdist_group("test_architecture")
 
 
@@ -29,7 +30,7 @@ COMMON_LAYERS = (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graph():
     return grimp.build_graph(*PACKAGES, cache_dir=None)
 

@@ -11,7 +11,8 @@ import zipfile
 
 import pytest
 
-# One worker runs this file: its module fixture is built once (pytest-xdist).
+# One worker runs this file and builds its fixture once (pytest-xdist: a module
+# fixture is torn down whenever a worker waits for more tests, so it is session-scoped).
 pytestmark = pytest.mark.xdist_group("test_package")
 
 
@@ -21,7 +22,7 @@ SCRIPTS = ("attention-train", "agnet-train", "fsa-train", "distraction-train", "
            "agnet-predict", "fam-evaluate", "attention-explain", "attention-report")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory):
     """(wheel, folder it is installed into) for the current tree."""
     work = tmp_path_factory.mktemp("package")

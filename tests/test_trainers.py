@@ -12,7 +12,8 @@ import pytest
 
 from common.training.entry import main
 
-# One worker runs this file: its module fixture is built once (pytest-xdist).
+# One worker runs this file and builds its fixture once (pytest-xdist: a module
+# fixture is torn down whenever a worker waits for more tests, so it is session-scoped).
 pytestmark = pytest.mark.xdist_group("test_trainers")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,7 +47,7 @@ def _run(name, tmp_path, small_demo, demo_settings, *flags):
         keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mixed_runs(tmp_path_factory, small_demo, demo_settings):
     """Every trainer with --jit-compile --mixed-precision together: the train
     step compiles with XLA (AG-Net's region pooling has no CropAndResize)

@@ -14,7 +14,8 @@ from common.backbones import build_backbone
 from common.backbones.efficientnet_lite import lite0_classifier, torch_weights_path
 from common.backbones.torch_pickle import load_legacy
 
-# One worker runs this file: its module fixture is built once (pytest-xdist).
+# One worker runs this file and builds its fixture once (pytest-xdist: a module
+# fixture is torn down whenever a worker waits for more tests, so it is session-scoped).
 pytestmark = pytest.mark.xdist_group("test_efficientnet_lite")
 
 
@@ -32,7 +33,7 @@ def _photos():
     return images.astype("float32") / 255.0, labels
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def photos():
     return _photos()
 

@@ -13,7 +13,8 @@ from common.report import main as report
 from common.train import COMMAND
 from common.training.entry import main as train
 
-# One worker runs this file: its module fixture is built once (pytest-xdist).
+# One worker runs this file and builds its fixture once (pytest-xdist: a module
+# fixture is torn down whenever a worker waits for more tests, so it is session-scoped).
 pytestmark = pytest.mark.xdist_group("test_report")
 
 
@@ -40,7 +41,7 @@ class _Page(HTMLParser):
             self.cells.append(data.strip())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def two_runs(tmp_path_factory, small_demo, demo_settings):
     root = tmp_path_factory.mktemp("runs")
     base = ["--data", small_demo("digits", 8), "--config", demo_settings(COMMAND),
