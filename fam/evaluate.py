@@ -82,12 +82,12 @@ def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=
         image = decode_image(path, (size, size)).numpy()
         predicted, truth = int(probabilities[i].argmax()), table["labels"].iloc[i][0]
         iou = (f"best IoU of the predicted box {iou_matrix([boxes[i]], gts[i]).max():.2f}"
-               if len(gts[i]) else "no ground-truth box")
+               if len(gts[i]) else "ground truth: a mask, not a box (see pxap_pct)")
         title = (f"{os.path.basename(path)}: true {truth}, predicted {classes[predicted]} "
                  f"({probabilities[i, predicted]:.2f})\n{iou}")
         drawn = [(*boxes[i], "yellow", 2)] + [(*gt, "lime", 2) for gt in gts[i]]
-        legend = [("yellow", f"predicted box ({what} > {threshold})"),
-                  ("lime", "ground truth")]
+        legend = [("yellow", f"predicted box ({what} > {threshold})")] + (
+            [("lime", "ground truth")] if len(gts[i]) else [])
         name = os.path.splitext(os.path.basename(path))[0]
         save_figure(os.path.join(out, f"{i:03d}_{name}.png"),
                     single_figure(image, title, heatmap=maps[i], boxes=drawn, legend=legend,
