@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
+from common.progress import bar
 from agnet.regions import one_thread_each, semantic_regions
 
 VERSION = "regions-v1"
@@ -49,7 +49,7 @@ def _compute(job):
 
 
 def compute_regions(paths, image_size, num_primary=8, seed=0, cache_dir=None, workers=None,
-                    desc="regions"):
+                    desc="regions", verbose=1):
     """float32 (N, R, 4) regions of the images at ``paths``; cached files are
     read, the others computed on all cores and written atomically."""
     cache_dir = cache_dir or default_cache_dir()
@@ -64,6 +64,6 @@ def compute_regions(paths, image_size, num_primary=8, seed=0, cache_dir=None, wo
         # that runs TensorFlow can deadlock, and spawning re-imports the
         # user's script. One BLAS / OpenCV thread per worker (one_thread_each).
         with one_thread_each(), ThreadPoolExecutor(workers) as pool:
-            list(tqdm(pool.map(_compute, todo), total=len(todo),
-                      desc=f"SIFT + GMM {desc}", disable=None))
+            list(bar(pool.map(_compute, todo), total=len(todo), desc=f"SIFT + GMM {desc}",
+                     verbose=verbose, unit="image"))
     return np.stack([np.load(t) for t in targets]).astype(np.float32)

@@ -54,7 +54,7 @@ class AgnetTrainer(Trainer):
 
     def extra_inputs(self, args, table, data):
         regions = compute_regions(list(table["path"]), args.image_size, args.num_primary,
-                                  args.seed, args.region_cache)
+                                  args.seed, args.region_cache, verbose=args.verbose)
         return {"regions": regions}
 
     def callbacks(self, args, run, data):

@@ -1,9 +1,13 @@
 """Shared core of the toolkit: layers, the CAM engine, CAM losses, the guided
 classifier, backbones, data and the training harness.
 
-Importing ``common`` is cheap (no TensorFlow): each module registers its own
-Keras objects, and ``common.saving.load_model`` imports the ones a saved
-model needs.
+Importing ``common`` is cheap (no TensorFlow), and it makes
+``keras.saving.load_model`` find every toolkit class, whenever Keras is
+imported (``common.keras_objects``).
 """
 
 __version__ = "0.2.0"
+
+from common import keras_objects as _keras_objects  # noqa: E402
+
+_keras_objects.register_when_keras_loads()

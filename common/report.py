@@ -110,14 +110,34 @@ def _curves(runs):
     return pictures
 
 
+def data_of(run):
+    """The data a run trained on, as its config.yaml records it (runs made
+    before it was recorded: the method's demo, name unknown)."""
+    return str(run["config"].get("data") or "a demo (name not recorded)")
+
+
+def data_warning(runs):
+    """A sentence when the runs trained on different data, else ''."""
+    sources = {data_of(r) for r in runs}
+    if len(sources) == 1:
+        return ""
+    return ("These runs trained on different data (" + "; ".join(
+        f"{r['name']}: {data_of(r)}" for r in runs) + "): their metrics do not compare.")
+
+
 def build_report(folders):
     """The HTML of the comparison of the run folders ``folders``."""
-    runs = [read_run(folder) for folder in folders]
+    return report_page([read_run(folder) for folder in folders])
+
+
+def report_page(runs):
+    """The HTML of the comparison of runs read by ``read_run``."""
     for run in runs[1:]:
         if run["classes"] != runs[0]["classes"]:
             raise ReportError(f"runs '{runs[0]['folder']}' and '{run['folder']}' have different "
                               f"class lists ({runs[0]['classes']} vs {run['classes']})")
     names = [run["name"] for run in runs]
+    warning = data_warning(runs)
     status = [f'<span class="failed">FAILED: {html.escape(r["failed"])}</span>' if r["failed"]
               else "finished" for r in runs]
     keys = sorted(set().union(*(r["config"] for r in runs)) - IGNORED_SETTINGS)
@@ -128,10 +148,11 @@ def build_report(folders):
                    if any(v is not None for v in values)]
     number = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else v)  # noqa
     parts = [f"<h1>Comparison of {len(runs)} runs</h1>",
+             f'<p class="failed">{html.escape(warning)}</p>' if warning else "",
              '<section id="runs"><h2>Runs</h2>' + _table(
                  ["run", "method", "data", "status"],
                  [(html.escape(r["name"]), r["config"].get("method"),
-                   html.escape(str(r["config"].get("data") or "the demo")), s)
+                   html.escape(data_of(r)), s)
                   for r, s in zip(runs, status)]) + "</section>",
              '<section id="settings"><h2>Settings that differ</h2>' + (_table(
                  ["setting", *names], [(k, *(html.escape(str(v)) for v in vs)) for k, vs in differ])
@@ -171,10 +192,13 @@ def main(argv=None):
         if os.path.exists(args.out) and not args.overwrite:
             raise ReportError(f"--out: '{args.out}' exists already; pass --overwrite to "
                               "replace it")
-        page = build_report(args.runs)
+        runs = [read_run(folder) for folder in args.runs]
+        page, warning = report_page(runs), data_warning(runs)
     except (ReportError, OSError) as error:
         fail(parser.prog, error)
     write_text(args.out, page)
+    if warning:
+        print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
     print(f"wrote {args.out} ({len(args.runs)} runs)", file=sys.stderr)
     return args.out
 

@@ -7,6 +7,7 @@ from common.data.pipeline import decode_image
 from common.data.tables import encode_labels
 from common.training.cli import ConfigError
 from common.training.metrics import classification_metrics
+from common.training.progress import PredictProgress
 from common.training.trainer import Trainer, hnc_options
 from distraction.model import DistractionModel
 from distraction.robustness import erase
@@ -41,7 +42,9 @@ class DistractionTrainer(Trainer):
         images = tf.stack([decode_image(p, size) for p in data.test["path"]]).numpy()
         erased = erase(images, seed=args.seed)
         y_true = encode_labels(data.test, data.classes, data.multi_label)
-        probs = network.predict(erased, batch_size=args.batch_size, verbose=0)
+        probs = network.predict(erased, batch_size=args.batch_size, verbose=0,
+                                callbacks=[PredictProgress(len(erased), args.batch_size,
+                                                           "erased test set", args.verbose)])
         return {"erased": classification_metrics(y_true, probs, data.classes,
                                                  data.multi_label),
                 "occlusion": {"p": args.p, "threshold": args.threshold,

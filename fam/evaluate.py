@@ -34,9 +34,12 @@ class Evaluate(ModelCommand):
                             help="foreground-map threshold of the predicted box")
         parser.add_argument("--pictures", type=int, default=16, help="images to draw")
         parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
+        parser.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
+                            help="the rows of a table with a split column to evaluate "
+                                 "(tables without one: every row)")
 
     def check(self, args, classes):
-        from common.data.formats import is_format_spec, read_data
+        from common.data.formats import read_data
         from common.data.tables import DataError
         from common.data.validation import validate
         from common.data.wsol import read_wsol_metadata
@@ -44,8 +47,13 @@ class Evaluate(ModelCommand):
             table, _ = read_wsol_metadata(args.data, args.image_root or args.data)
         else:
             table, _ = read_data(args.data)
-            if is_format_spec(args.data):  # a benchmark: its test split
-                table = table[table["split"] == "test"].reset_index(drop=True)
+        self.split = "all"
+        has_splits = "split" in table and table["split"].ne("").any()
+        if has_splits and args.split != "all":  # never score training images unasked
+            table = table[table["split"] == args.split].reset_index(drop=True)
+            self.split = args.split
+            if table.empty:
+                raise DataError(f"--data: '{args.data}' has no rows of split '{args.split}'")
         table = validate(table, classes, what="evaluation")
         has_masks = "masks" in table and table["masks"].map(len).gt(0).all()
         if not (table["boxes"].map(len).gt(0).all() or has_masks):
@@ -59,21 +67,28 @@ class Evaluate(ModelCommand):
 
     def run(self, args, model, classes):
         return evaluate(model, self.table, classes, args.out, args.threshold, args.pictures,
-                        args.batch_size)
+                        args.batch_size, split=self.split, verbose=args.verbose)
 
 
-def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=32):
+def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=32,
+             split="all", verbose=1):
+    """Writes ``out/metrics.json`` (with the split and the number of images
+    evaluated) and pictures of the first ``pictures`` images."""
     from common.data.pipeline import decode_image, make_dataset
     from common.io import write_json
+    from common.training.progress import PredictProgress
     from common.training.plots import save_figure, single_figure
     from fam.localization import evaluate_localization
     from fam.metrics import iou_matrix
     size = model.inputs[0].shape[1]
-    probabilities = model.predict(make_dataset(table, classes, size, batch_size), verbose=0)
+    probabilities = model.predict(
+        make_dataset(table, classes, size, batch_size), verbose=0,
+        callbacks=[PredictProgress(len(table), batch_size, "classes", verbose)])
     names = {layer.name for layer in model.layers}
     kind = "fam" if "foreground" in names else "cam"
     result, maps, boxes, gts = evaluate_localization(model, table, classes, size,
-                                                     probabilities, kind, threshold)
+                                                     probabilities, kind, threshold, verbose)
+    result.update(split=split, images=len(table))
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "metrics.json"), result)
     what = "foreground map" if kind == "fam" else "CAM of the true class"

@@ -7,6 +7,7 @@ import tensorflow as tf
 from common.cam import GradCAM, normalize_maps
 from common.data.pipeline import decode_image
 from common.data.tables import encode_labels
+from common.progress import bar
 from fam.boxes import box_from_map
 from fam.metrics import (localization_accuracy, max_box_acc, pixel_average_precision,
                          read_mask)
@@ -37,35 +38,37 @@ def pixel_ap(table, maps):
     return pixel_average_precision(resized, masks)
 
 
-def foreground_maps(network, images, labels=None, kind="fam", batch_size=32):
+def foreground_maps(network, images, labels=None, kind="fam", batch_size=32, verbose=0):
     """(N, H, W) maps in [0, 1] at input resolution: FAM's foreground map, or
     for a plain classifier (``kind="cam"``) the normalised CAM of the true
     class (Grad-CAM of a GAP -> Dense head is exactly that)."""
     size = images.shape[1:3]
     maps = []
+    starts = bar(range(0, len(images), batch_size), desc=f"{kind.upper()} maps",
+                 verbose=verbose, unit="batch")
     if kind == "fam":
         from fam.model import maps_model
         model = maps_model(network)
-        for start in range(0, len(images), batch_size):
+        for start in starts:
             fg = model(images[start:start + batch_size], training=False)["foreground"]
             maps.append(tf.image.resize(fg, size, method="bilinear")[..., 0].numpy())
     else:
         cam = GradCAM(network)
-        for start in range(0, len(images), batch_size):
+        for start in starts:
             maps.append(cam(images[start:start + batch_size],
                             class_index=labels[start:start + batch_size]).numpy())
     return np.clip(np.concatenate(maps), 0.0, 1.0)
 
 
 def evaluate_localization(network, table, class_names, image_size, probabilities,
-                          kind="fam", threshold=0.5):
+                          kind="fam", threshold=0.5, verbose=0):
     """Top-1 Cls, GT-known Loc, Top-1 Loc (boxes at ``threshold``),
     MaxBoxAccV2 (min-max normalised maps) and, where the table has masks,
     PxAP; all in %."""
     images = tf.stack([decode_image(p, (image_size, image_size))
                        for p in table["path"]]).numpy()
     labels = encode_labels(table, class_names)
-    maps = foreground_maps(network, images, labels, kind)
+    maps = foreground_maps(network, images, labels, kind, verbose=verbose)
     boxes = [box_from_map(m, threshold) for m in maps]
     normalised = normalize_maps(tf.constant(maps)).numpy()
     if table["boxes"].map(len).gt(0).all():

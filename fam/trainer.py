@@ -35,5 +35,6 @@ class FamTrainer(Trainer):
             return {"localization": "skipped: the test images have no boxes"}
         result, *_ = evaluate_localization(network, data.test, data.classes, args.image_size,
                                            probabilities,
-                                           kind="cam" if args.baseline else "fam")
+                                           kind="cam" if args.baseline else "fam",
+                                           verbose=args.verbose)
         return {"localization": result}

@@ -1,2 +1,4 @@
 """Forced Spatial Attention (Rangesh & Trivedi, ICCV-W 2019): SqueezeNet v1.1
 whose class activation maps are pushed toward per-class masks in training."""
+
+import common  # noqa: E402,F401  (registers the toolkit's Keras objects)

@@ -64,14 +64,15 @@ def run_python():
 
 @pytest.fixture
 def reloaded_predictions_match(run_python):
-    """Checks that a run's model.keras, loaded in a fresh process that
-    imports nothing of the toolkit beforehand, predicts its predictions.csv."""
+    """Checks that a run's model.keras, loaded the Keras way in a fresh
+    process that imports only ``common`` first, predicts its predictions.csv."""
     def check(run, image_size):
         run_python(f"""
+import common
+import keras
+model = keras.saving.load_model(r"{run / 'model.keras'}")
 import numpy as np, pandas as pd, tensorflow as tf
 from common.data.pipeline import decode_image
-from common.saving import load_model
-model = load_model(r"{run / 'model.keras'}")
 assert len(model.outputs) == 1
 table = pd.read_csv(r"{run / 'predictions.csv'}")
 images = tf.stack([decode_image(p, ({image_size}, {image_size})) for p in table["path"]])

@@ -3,12 +3,14 @@ packages and the console scripts; installed into a fresh folder, every
 README Python block runs from an empty directory and every command answers
 --help under its own name before TensorFlow loads."""
 
+import json
 import os
 import re
 import subprocess
 import sys
 import zipfile
 
+import pandas as pd
 import pytest
 
 # One worker runs this file and builds its fixture once (pytest-xdist: a module
@@ -88,3 +90,46 @@ def test_console_scripts_answer_help_under_their_own_name_without_tensorflow(ins
                                f"'--help']; from {module} import {function}; {function}()"],
                               env=_env(site), capture_output=True, text=True, timeout=60)
         assert done.stderr.strip().endswith("tensorflow not loaded"), (script, done.stderr)
+
+
+def _script(site, script, *args, cwd=None, timeout=600):
+    return subprocess.run([str(site / "bin" / script), *args], env=_env(site), cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_console_scripts_exit_0_on_success_and_2_on_a_bad_argument(installed, tmp_path,
+                                                                     small_demo):
+    """The installed commands as a shell sees them: a tiny real training,
+    Grad-CAM pictures, the WSOL metrics and a report of it end with status
+    0 (the trainers without a cheap run answer --help with 0, above); a bad
+    argument is one line and status 2."""
+    _, site = installed
+    for script in SCRIPTS:
+        done = _script(site, script, "--no-such-flag", timeout=60)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and \
+            lines[0].startswith(f"{script}: error: "), \
+            (script, done.returncode, done.stderr[-2000:])
+    run = tmp_path / "run"
+    done = _script(site, "attention-train", "--data", small_demo("wsol", 4), "--epochs", "1",
+                   "--image-size", "16", "--batch-size", "32", "--backbone", "tiny",
+                   "--weights", "none", "--output", str(run))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "test set: 100%" in done.stderr  # the evaluation's progress bar
+    readme = (run / "README.txt").read_text()
+    assert f"Made by: attention-train --data {small_demo('wsol', 4)}" in readme
+    assert "model.keras" in readme and "metrics.json" in readme
+    images = sorted(pd.read_csv(run / "predictions.csv")["path"])[:2]
+    done = _script(site, "attention-explain", "--model", str(run / "model.keras"), "--out",
+                   str(tmp_path / "explained"), *images)
+    assert done.returncode == 0 and len(list((tmp_path / "explained").glob("*.png"))) == 2, \
+        done.stderr[-3000:]
+    done = _script(site, "fam-evaluate", "--model", str(run / "model.keras"), "--data",
+                   small_demo("wsol", 4), "--out", str(tmp_path / "wsol"), "--pictures", "1",
+                   "--verbose", "0")
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "wsol" / "metrics.json").read_text())
+    test_rows = pd.read_csv(small_demo("wsol", 4)).query("split == 'test'")["path"].nunique()
+    assert metrics["split"] == "test" and metrics["images"] == test_rows
+    done = _script(site, "attention-report", str(run), "--out", str(tmp_path / "r.html"))
+    assert done.returncode == 0 and (tmp_path / "r.html").is_file(), done.stderr[-3000:]

@@ -76,17 +76,27 @@ def test_xla_mixed_precision_run_trains(name, mixed_runs):
     assert 0 <= json.loads(open(os.path.join(run, "metrics.json")).read())["accuracy"] <= 1
 
 
-def test_mixed_precision_models_reload_in_a_fresh_process(mixed_runs, run_python):
-    """model.keras of every trainer reloads in a fresh process that imports
-    nothing of the toolkit first, in float16, predicting predictions.csv."""
+@pytest.mark.parametrize("imports", ["each method's package", "common only"])
+def test_mixed_precision_models_load_the_keras_way_in_a_fresh_process(imports, mixed_runs,
+                                                                      run_python):
+    """model.keras of every trainer loads with keras.saving.load_model in a
+    fresh process after ``import <its package>`` (nothing of the toolkit
+    imported before the first), or after ``import common`` alone, in float16,
+    predicting predictions.csv."""
     runs, tmp_path = mixed_runs
     cases = {name: (run, int(TRAINERS[name][2][1])) for name, run in runs.items()}
+    first = "import common" if imports == "common only" else ""
     run_python(f"""
-import numpy as np, pandas as pd, tensorflow as tf
-from common.data.pipeline import decode_image
-from common.saving import load_model
+{first}
+import importlib, sys
+import keras
+assert not any(m.split(".")[0] in ("agnet", "fsa", "distraction", "fam") for m in sys.modules)
 for name, (run, size) in {cases!r}.items():
-    model = load_model(run + "/model.keras")
+    if {imports != "common only"!r}:
+        importlib.import_module(name)
+    model = keras.saving.load_model(run + "/model.keras")
+    import numpy as np, pandas as pd, tensorflow as tf
+    from common.data.pipeline import decode_image
     layers = [l for l in model.layers if hasattr(l, "compute_dtype")]
     assert any(l.compute_dtype == "float16" for l in layers), name
     table = pd.read_csv(run + "/predictions.csv")

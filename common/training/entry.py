@@ -7,6 +7,9 @@ hooks and hands over to ``common.training.harness``.
 
 import importlib
 import os
+import shlex
+
+import sys
 
 from common.io import read_yaml
 from common.training import cli, quiet, run_exports, runfolder, workers
@@ -22,9 +25,18 @@ def parse(command, argv=None):
             raise cli.ConfigError("--resume needs --output, the run folder to continue")
         runfolder.prepare(command_line.output, resume=True)
         saved = read_yaml(os.path.join(command_line.output, "config.yaml"))
+        made_by = saved.get("method")
+        if made_by and made_by != command.method:  # it would rewrite another method's run
+            raise cli.ConfigError(
+                f"--resume: '{command_line.output}' is a run of {made_by} "
+                f"({'attention-train' if made_by == 'common' else made_by + '-train'}), "
+                f"not of {command.script}; resume it with that command")
         saved = {k: v for k, v in saved.items() if k not in ("resume", "method")}
     args = cli.resolve(command, parser, argv, saved)
+    args.data = args.data or command.demo_data  # recorded: the report compares data
     args.output = args.output or runfolder.default_output(command.method)
+    if workers.is_chief():
+        runfolder.check_writable(args.output)
     try:  # an unknown format or a missing extra: said before training
         args.export = ",".join(run_exports.parse_formats(args.export)) or "none"
     except ValueError as error:
@@ -45,11 +57,24 @@ def trainer_of(command):
 
 
 def main(command, argv=None):
-    """Runs one training from the command line; returns the run folder."""
+    """Runs one training from the command line; returns the run folder. An
+    interrupt outside training (which the harness reports itself) is one
+    line and exit status 130."""
     try:
         args = parse(command, argv)
     except (cli.ConfigError, runfolder.RunFolderError) as error:
         cli.fail(command.prog, error)
+    words = sys.argv[1:] if argv is None else list(argv)
+    command_line = f"{command.prog} {shlex.join(words)}".strip()
+    try:
+        return _train(command, args, command_line)
+    except KeyboardInterrupt:
+        print(f"{command.prog}: interrupted; the run folder {args.output} keeps what was "
+              "written", file=sys.stderr)
+        sys.exit(130)
+
+
+def _train(command, args, command_line):
     quiet.import_tensorflow(args.verbose)
     from common.training import harness
-    return harness.train(command, trainer_of(command), args)
+    return harness.train(command, trainer_of(command), args, command_line)

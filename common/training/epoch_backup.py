@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from common.io import atomic_write, write_json
+from common.training.disk import require_space, variables_bytes
 from common.training.nonfinite_guard import NonFiniteError
 
 
@@ -22,6 +23,22 @@ class EpochBackup(keras.callbacks.Callback):
     def __init__(self, backup_dir):
         super().__init__()
         self.backup_dir = backup_dir
+        self.ended = None  # epochs finished, while the epoch-end callbacks run
+
+    def end_marker(self):
+        """A callback to put before the other epoch-end callbacks: it notes
+        that the weights are those of a finished epoch, so an interrupt
+        during those (slow) callbacks can still back that epoch up."""
+        return keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda epoch, logs: setattr(self, "ended", None),
+            on_epoch_end=lambda epoch, logs: setattr(self, "ended", epoch + 1))
+
+    def save_interrupted(self):
+        """Backs up the epoch that had finished when training was
+        interrupted, unless its backup exists; returns the epochs kept."""
+        if self.ended and self.ended > read_backup_epoch(self.backup_dir):
+            self.on_epoch_end(self.ended - 1)
+        return read_backup_epoch(self.backup_dir)
 
     def on_epoch_end(self, epoch, logs=None):
         bad = [w.name for w in self.model.weights
@@ -31,6 +48,8 @@ class EpochBackup(keras.callbacks.Callback):
                                  f"{epoch + 1}; the backup of epoch {epoch} is kept")
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch_{epoch + 1:03d}.weights.h5"
+        # Before HDF5 starts: a write it cannot finish floods stderr and can crash.
+        require_space(os.path.join(self.backup_dir, name), variables_bytes(self.model))
         atomic_write(os.path.join(self.backup_dir, name), self.model.save_weights)
         write_json(os.path.join(self.backup_dir, "training_metadata.json"),
                    {"epoch": epoch + 1, "weights": name})

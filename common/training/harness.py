@@ -3,11 +3,13 @@
 ``run`` loads and validates the data before anything trains, builds and
 compiles the model inside ``strategy.scope()``, trains with the run-folder
 callbacks (CSV history, TensorBoard, CAM snapshots, epoch backups), then
-writes ``model.keras``, ``metrics.json``, ``predictions.csv`` and
-``confusion_matrix.png``. A method plugs in through ``Trainer`` hooks.
+hands over to ``common.training.final`` for ``model.keras``, the exports,
+``metrics.json``, ``predictions.csv`` and ``confusion_matrix.png``. A run
+that cannot go on (a non-finite loss, an interrupt, a full disk, a lost
+worker) ends in ``stop``: one line, the backup kept. A method plugs in
+through ``Trainer`` hooks.
 """
 
-import contextlib
 import json
 import os
 import sys
@@ -16,22 +18,21 @@ from types import SimpleNamespace
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 from common import data as datalib
 from common.backbones import BACKBONES
 from common.data.demo import demo_csv
-from common.io import atomic_write, write_json, write_yaml
+from common.io import write_json, write_yaml
 from common.keras_compat import in_multi_worker_mode
-from common.training import cli, quiet, run_exports, runfolder, workers
+from common.training import cli, runfolder, workers
+from common.training import final
 from common.training.cam_snapshots import CamSnapshots
+from common.training.disk import is_disk_full
 from common.training.distribute import get_strategy
 from common.training.epoch_backup import EpochBackup, read_backup_epoch, restore_backup
-from common.training.metrics import classification_metrics
 from common.training.nonfinite_guard import NonFiniteError, NonFiniteGuard
-from common.training.plots import save_confusion_matrix
-from common.training.tensorboard_logs import write_run_summary
+from common.training.run_readme import write_run_readme
 
 SNAPSHOT_IMAGES = 8
 USER_ERRORS = (datalib.DataError, cli.ConfigError, runfolder.RunFolderError,
@@ -49,6 +50,9 @@ def load_data(args, trainer, saved_classes=None):
     """Tables, class names and flags of the run, all validated."""
     source = _data_source(args, trainer)
     table, classes = datalib.read_data(source)
+    if len(classes) < 2 and not datalib.is_multi_label(table):
+        raise datalib.DataError(f"'{source}' has {len(classes)} class ({classes}); a "
+                                "classifier needs at least two")
     if saved_classes is not None:
         if sorted(set(classes) | set(saved_classes)) != saved_classes:
             raise datalib.DataError(f"--resume: classes of '{source}' {classes} differ from "
@@ -84,27 +88,6 @@ def snapshot_rows(table, order, count):
     return chosen
 
 
-def _write_exports(command, args, network, run, test_dataset):
-    """RUN/saved_model (and --export's formats), checked on a test batch;
-    a mismatch fails the run loudly."""
-    # Taking a batch eagerly logs a harmless E-level line of TensorFlow's own
-    # ("NodeDef mentions attribute use_unbounded_threadpool ..."): native logs
-    # stay off here as at import (common.training.quiet).
-    silenced = (contextlib.nullcontext() if quiet.wanted(args.verbose)
-                else quiet.native_stderr_silenced())
-    try:
-        with silenced:
-            inputs = next(iter(test_dataset))[0]
-            inputs = ({k: v.numpy()[:16] for k, v in inputs.items()}
-                      if isinstance(inputs, dict) else inputs.numpy()[:16])
-            run_exports.write_exports(network, run, run_exports.parse_formats(args.export),
-                                      inputs)
-    except run_exports.ExportError as error:
-        runfolder.mark_failed(run, str(error))
-        print(f"{command.method}: error: {error}", file=sys.stderr)
-        sys.exit(1)
-
-
 def _snapshot_batch(args, data, trainer):
     order = trainer.snapshot_classes(args, data)
     count = min(max(SNAPSHOT_IMAGES, len(order)), 12)
@@ -117,17 +100,7 @@ def _snapshot_batch(args, data, trainer):
     return inputs, (labels.argmax(-1) if labels.ndim == 2 else labels)
 
 
-def write_predictions(path, table, probabilities, class_names):
-    """predictions.csv: each evaluated image with its classes' probabilities."""
-    frame = pd.DataFrame(probabilities, columns=[f"p_{name}" for name in class_names])
-    frame.insert(0, "predicted", [class_names[i] for i in probabilities.argmax(-1)])
-    frame.insert(0, "label", [";".join(labels) for labels in table["labels"]])
-    frame.insert(0, "path", table["path"].to_numpy())
-    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False,
-                                                          float_format="%.9g"))
-
-
-def train(command, trainer, args):
+def train(command, trainer, args, command_line=""):
     """Trains one resolved run; user errors in the data or the hooks' checks
     end it with one line on stderr and exit status 2 before anything is
     written. Returns the run folder."""
@@ -142,6 +115,7 @@ def train(command, trainer, args):
             with open(os.path.join(args.output, "classes.json")) as handle:
                 saved_classes = json.load(handle)
         keras.utils.set_random_seed(args.seed)
+        note = reproducible(args)
         if args.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
         data = load_data(args, trainer, saved_classes)
@@ -152,11 +126,28 @@ def train(command, trainer, args):
         model = compiled_model(trainer, args, data, strategy)
     except USER_ERRORS as error:
         cli.fail(command.prog, error)
+    if note and workers.is_chief():
+        print(f"{command.method}: note: {note}", file=sys.stderr)
     folder = workers.worker_folder(args.output)  # the chief's run folder, or a temporary one
     try:
-        return fit_and_evaluate(command, trainer, args, data, model, augment, strategy, folder)
+        return fit_and_evaluate(command, trainer, args, data, model, augment, strategy, folder,
+                                command_line)
     finally:
         workers.remove_worker_folder(folder, args.output)
+
+
+def reproducible(args):
+    """Same seed, same machine, same result on CPU: turns TensorFlow's op
+    determinism on (its CPU kernels otherwise sum in thread order, and a run
+    at the edge of learning can go either way from such a difference).
+    XLA has no such switch: returns the note that says so, else None."""
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    if args.jit_compile:
+        return ("--jit-compile: XLA's CPU kernels are not bit-reproducible; runs with the "
+                "same seed can differ slightly")
+    tf.config.experimental.enable_op_determinism()
+    return None
 
 
 def compiled_model(trainer, args, data, strategy):
@@ -186,18 +177,14 @@ def steps_per_worker(args, table, multi_worker):
     return -(-rows // (args.batch_size // workers_count))
 
 
-def local_copy(network):
-    """The network rebuilt outside any strategy, with the trained weights:
-    every worker can then predict the whole test set on its own."""
-    copy = keras.models.clone_model(network)
-    copy.set_weights(network.get_weights())
-    return copy
-
-
-def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, folder):
+def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, folder,
+                     command_line=""):
     chief = folder == args.output
     multi_worker = in_multi_worker_mode(strategy)
-    run = runfolder.prepare(folder, args.resume and chief)
+    try:
+        run = runfolder.prepare(folder, args.resume and chief)
+    except runfolder.RunFolderError as error:  # e.g. another run took the folder meanwhile
+        cli.fail(command.prog, error)
     trainable = sum(int(np.prod(w.shape)) for w in model.network.trainable_weights)
     if chief:
         print(f"{command.method}: {len(data.train)} train / {len(data.val)} val / "
@@ -206,6 +193,8 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     if not (args.resume and chief):
         write_yaml(os.path.join(run, "config.yaml"), {**vars(args), "method": command.method})
         write_json(os.path.join(run, "classes.json"), data.classes)
+    if chief:
+        write_run_readme(run, command.method, command_line)
 
     def dataset(table, training=False, distributed=False):
         options = dict(training=training, augment=augment, multi_label=data.multi_label,
@@ -231,8 +220,10 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     images, labels = _snapshot_batch(args, data, trainer)
     if args.resume and chief and os.path.isfile(os.path.join(run, "FAILED")):
         os.remove(os.path.join(run, "FAILED"))  # the run goes on from its last good epoch
+    backup = EpochBackup(os.path.join(run, "backup"))
     callbacks = [
         NonFiniteGuard(),  # first: acts before anything of a broken epoch is written
+        backup.end_marker(),
         keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.TensorBoard(os.path.join(run, "tensorboard")),
         CamSnapshots(images, os.path.join(run, "cams"), labels, data.classes,
@@ -241,56 +232,61 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
                      summary_dir=os.path.join(run, "tensorboard", "images")),
         *trainer.callbacks(args, run, data),
         # Last, so an epoch is marked done only after the other callbacks ran.
-        EpochBackup(os.path.join(run, "backup")),
+        backup,
     ]
     try:
-        history = model.fit(dataset(data.train, training=True, distributed=True),
-                            validation_data=dataset(data.val, distributed=True),
-                            steps_per_epoch=steps_per_worker(args, data.train, multi_worker),
-                            epochs=args.epochs, initial_epoch=done, callbacks=callbacks,
-                            verbose=args.verbose if chief else 0, shuffle=False,
-                            class_weight=trainer.class_weight(args, data))
-    except NonFiniteError as error:
-        finished = read_backup_epoch(os.path.join(args.output, "backup"))
-        kept = (f"the backup of epoch {finished} is kept: --resume continues from it"
-                if finished else "no epoch finished")
+        history = _fit(command, args, model, dataset, data, callbacks, done, chief, run,
+                       multi_worker, trainer, backup)
+        return final.evaluate_and_save(command, trainer, args, data, model, run, chief,
+                                 multi_worker, dataset, history)
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        stop(command, args, run if chief else None, f"error: {error}", 1)
+    finally:
         if chief:
-            runfolder.mark_failed(run, f"{error}\n{kept}")
-        print(f"{command.method}: error: {error}; {kept}", file=sys.stderr)
-        sys.exit(1)
-    except tf.errors.UnavailableError as error:  # a peer worker stopped
-        finished = read_backup_epoch(os.path.join(args.output, "backup"))
-        print(f"{command.method}: error: another worker stopped during training "
-              f"({str(error).splitlines()[0][:160]}); {finished} epoch(s) finished; start every "
-              "worker again with the same command plus --resume", file=sys.stderr)
-        sys.exit(1)
+            try:
+                write_run_readme(run, command.method, command_line)
+            except OSError:
+                pass  # a full disk: the run's own error line says so
 
-    network = trainer.export(model)
-    if multi_worker:
-        network = local_copy(network)
-    runfolder.save_model(network, os.path.join(run, "model.keras"))
-    if chief:
-        _write_exports(command, args, network, run, dataset(data.test))
-    probabilities = network.predict(dataset(data.test), verbose=0)
-    y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
-    metrics = classification_metrics(y_true, probabilities, data.classes, data.multi_label)
-    metrics["evaluated_on"] = data.evaluated_on
-    metrics.update(trainer.extra_metrics(args, network, data, probabilities))
-    write_json(os.path.join(run, "metrics.json"), metrics)
-    write_run_summary(os.path.join(run, "tensorboard", "test"),
-                      {**vars(args), "method": command.method}, metrics, args.epochs)
-    write_predictions(os.path.join(run, "predictions.csv"), data.test, probabilities,
-                      data.classes)
-    if not data.multi_label:
-        save_confusion_matrix(os.path.join(run, "confusion_matrix.png"), y_true,
-                              probabilities.argmax(-1), data.classes)
-    failure = trainer.failure(args, history)
-    if failure:
-        runfolder.mark_failed(run, failure)
-        print(f"{command.method}: error: {failure}; {data.evaluated_on} accuracy "
-              f"{metrics['accuracy']:.4f}; wrote {run} (see its FAILED note)", file=sys.stderr)
-        sys.exit(1)
-    if chief:
-        print(f"{command.method}: {data.evaluated_on} accuracy {metrics['accuracy']:.4f}; "
-              f"wrote {run}", file=sys.stderr)
-    return run
+
+def _fit(command, args, model, dataset, data, callbacks, done, chief, run, multi_worker,
+         trainer, backup):
+    """``model.fit``; a non-finite loss, an interrupt or a lost worker ends
+    the run through ``stop``."""
+    try:
+        return model.fit(dataset(data.train, training=True, distributed=True),
+                         validation_data=dataset(data.val, distributed=True),
+                         steps_per_epoch=steps_per_worker(args, data.train, multi_worker),
+                         epochs=args.epochs, initial_epoch=done, callbacks=callbacks,
+                         verbose=args.verbose if chief else 0, shuffle=False,
+                         class_weight=trainer.class_weight(args, data))
+    except NonFiniteError as error:
+        stop(command, args, run if chief else None, f"error: {error}", 1)
+    except KeyboardInterrupt:
+        if chief:
+            backup.save_interrupted()
+        stop(command, args, None, "interrupted", 130)
+    except tf.errors.UnavailableError as error:  # a peer worker stopped
+        stop(command, args, None, "error: another worker stopped during training "
+             f"({str(error).splitlines()[0][:160]}); start every worker again with the same "
+             "command plus --resume", 1)
+
+
+def stop(command, args, failed_run, reason, status):
+    """Ends a run that cannot go on: one line naming what the backup keeps
+    and how to resume, ``RUN/FAILED`` where ``failed_run`` is given (when
+    the disk allows), exit ``status``."""
+    finished = read_backup_epoch(os.path.join(args.output, "backup"))
+    resume = f"{command.prog} --resume --output {args.output}"
+    kept = (f"the backup of epoch {finished} is kept: resume with `{resume}`" if finished
+            else "no epoch had finished")
+    if failed_run:
+        try:
+            runfolder.mark_failed(failed_run, f"{reason}\n{kept}")
+        except OSError:
+            pass  # the disk may be full: the line below still says it
+    where = f" in epoch {finished + 1}" if reason == "interrupted" else ""
+    print(f"{command.method}: {reason}{where}; {kept}", file=sys.stderr)
+    sys.exit(status)

@@ -51,6 +51,8 @@ class ModelCommand:
         self.add_arguments(parser)
         parser.add_argument("--overwrite", action="store_true",
                             help="replace output files that already exist")
+        parser.add_argument("--verbose", type=int, choices=(0, 1), default=1,
+                            help="1: progress bars on stderr, 0: none")
         if self.takes_images:
             parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
         return parser

@@ -26,15 +26,19 @@ def wanted(verbose=1):
 
 @contextlib.contextmanager
 def native_stderr_silenced():
-    """Points file descriptor 2 at /dev/null for the duration."""
+    """Points file descriptor 2 at /dev/null for the duration, while
+    ``sys.stderr`` (Python's own lines: progress bars, errors) still
+    reaches the terminal."""
     sys.stderr.flush()
     saved = os.dup(2)
+    python_stderr, sys.stderr = sys.stderr, os.fdopen(os.dup(saved), "w")
     with open(os.devnull, "w") as devnull:
         os.dup2(devnull.fileno(), 2)
     try:
         yield
     finally:
-        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = python_stderr
         os.dup2(saved, 2)
         os.close(saved)
 

@@ -48,22 +48,30 @@ def _saved_model_predict(folder, inputs):
     return next(iter(outputs.values())).numpy()
 
 
-def write_exports(network, run, formats, inputs):
+def write_exports(network, run, formats, inputs, verbose=1):
     """Writes RUN/saved_model (and RUN/model.onnx, RUN/model.tflite) and
     RUN/exports.json with each one's max abs difference from the Keras
-    model on ``inputs`` (an array or AG-Net's dict of arrays)."""
+    model on ``inputs`` (an array or AG-Net's dict of arrays); a progress
+    bar of the steps unless ``verbose=0``."""
+    from common.progress import bar
+    steps = bar(total=len(formats) + 2, desc="exports", verbose=verbose, unit="step")
     inputs = ({k: np.asarray(v, np.float32) for k, v in inputs.items()}
               if isinstance(inputs, dict) else np.asarray(inputs, np.float32))
     expected = np.asarray(network.predict(inputs, verbose=0), np.float32)
+    steps.set_postfix_str("saved_model")
     saved = export_saved_model(network, os.path.join(run, "saved_model"))
+    steps.update(1)
     paths = {"saved_model": saved}
     runners = {"saved_model": lambda: _saved_model_predict(saved, inputs)}
     references = {"saved_model": expected}
     if "onnx" in formats:
+        steps.set_postfix_str("onnx")
         paths["onnx"] = export_onnx(network, os.path.join(run, "model.onnx"))
+        steps.update(1)
         runners["onnx"] = lambda: onnx_predict(paths["onnx"], inputs)
         references["onnx"] = expected
     if "tflite" in formats:  # a mixed-precision model goes to LiteRT as its float32 copy
+        steps.set_postfix_str("tflite")
         lite = float32_copy(network)
         source = saved if lite is network else export_saved_model(
             lite, os.path.join(run, "saved_model_float32"))
@@ -73,11 +81,15 @@ def write_exports(network, run, formats, inputs):
         runners["tflite"] = lambda: tflite_predict(paths["tflite"], inputs)
         references["tflite"] = expected if lite is network else np.asarray(
             lite.predict(inputs, verbose=0), np.float32)
+        steps.update(1)
+    steps.set_postfix_str("checking each against Keras")
     report = {}
     for name, run_it in runners.items():
         difference = float(np.abs(np.asarray(run_it(), np.float32) - references[name]).max())
         report[name] = {"path": os.path.relpath(paths[name], run),
                         "max_abs_difference": difference, "images_checked": len(expected)}
+    steps.update(1)
+    steps.close()
     write_json(os.path.join(run, "exports.json"), report)
     bad = {k: v["max_abs_difference"] for k, v in report.items()
            if not v["max_abs_difference"] <= TOLERANCE}

@@ -1,6 +1,7 @@
 """The run folder: never overwritten, resumable, and the classes beside a
 saved model."""
 
+import errno
 import json
 import os
 import time
@@ -16,17 +17,46 @@ def default_output(method):
     return os.path.join("runs", f"{method}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
+CLAIM = "README.txt"  # created exclusively: the run that creates it owns the folder
+
+
+def check_writable(output):
+    """Raises RunFolderError unless ``output`` (or the folder that would
+    hold it) can be written: said before the data loads, not after."""
+    existing = os.path.abspath(output)
+    while not os.path.isdir(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunFolderError(f"--output: cannot write run folder '{output}': "
+                             f"'{existing}' is not writable")
+
+
 def prepare(output, resume):
-    """Creates the run folder; never reuses a non-empty one unless resuming."""
+    """Creates the run folder; never reuses a non-empty one unless resuming.
+    A fresh folder is claimed by creating its README.txt exclusively, so of
+    two runs started into the same folder the second stops."""
     config = os.path.join(output, "config.yaml")
     if resume:
         if not os.path.isfile(config):
             raise RunFolderError(f"--resume: '{output}' is not a run folder (no config.yaml)")
         return output
+    taken = RunFolderError(f"--output: run folder '{output}' already exists and is not "
+                           "empty; pass --resume to continue it or choose another folder")
     if os.path.isdir(output) and os.listdir(output):
-        raise RunFolderError(f"--output: run folder '{output}' already exists and is not "
-                             "empty; pass --resume to continue it or choose another folder")
-    os.makedirs(output, exist_ok=True)
+        raise taken
+    try:
+        os.makedirs(output, exist_ok=True)
+        os.close(os.open(os.path.join(output, CLAIM), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise taken from None
+    except OSError as error:
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise RunFolderError(f"--output: cannot write run folder '{output}': "
+                                 f"{error.strerror}") from error
+        raise
     return output
 
 
@@ -38,7 +68,9 @@ def mark_failed(run, reason):
 
 def save_model(model, path):
     """model.save to a temporary name, then rename: a reader never sees half
-    a file and an old model survives a crash."""
+    a file and an old model survives a crash (or a full disk, checked first)."""
+    from common.training.disk import require_space, variables_bytes
+    require_space(path, variables_bytes(model))
     atomic_write(path, model.save)
 
 

@@ -1,0 +1,93 @@
+"""After training: the deployable model and its exports, the test-set
+metrics, predictions and confusion matrix of a run folder."""
+
+import contextlib
+import os
+import sys
+
+import keras
+import pandas as pd
+
+from common import data as datalib
+from common.io import atomic_write, write_json
+from common.training import quiet, run_exports, runfolder
+from common.training.metrics import classification_metrics
+from common.training.plots import save_confusion_matrix
+from common.training.progress import PredictProgress
+from common.training.tensorboard_logs import write_run_summary
+
+
+def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_worker,
+                      dataset, history):
+    """The deployable model, its exports, the test metrics and pictures."""
+    network = trainer.export(model)
+    if multi_worker:
+        network = local_copy(network)
+    runfolder.save_model(network, os.path.join(run, "model.keras"))
+    if chief:
+        write_exports(command, args, network, run, dataset(data.test))
+    probabilities = network.predict(
+        dataset(data.test), verbose=0, callbacks=[PredictProgress(
+            len(data.test), args.batch_size, f"{data.evaluated_on} set",
+            args.verbose if chief else 0)])
+    y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
+    metrics = classification_metrics(y_true, probabilities, data.classes, data.multi_label)
+    metrics["evaluated_on"] = data.evaluated_on
+    metrics.update(trainer.extra_metrics(args, network, data, probabilities))
+    write_json(os.path.join(run, "metrics.json"), metrics)
+    write_run_summary(os.path.join(run, "tensorboard", "test"),
+                      {**vars(args), "method": command.method}, metrics, args.epochs)
+    write_predictions(os.path.join(run, "predictions.csv"), data.test, probabilities,
+                      data.classes)
+    if not data.multi_label:
+        save_confusion_matrix(os.path.join(run, "confusion_matrix.png"), y_true,
+                              probabilities.argmax(-1), data.classes)
+    failure = trainer.failure(args, history)
+    if failure:
+        runfolder.mark_failed(run, failure)
+        print(f"{command.method}: error: {failure}; {data.evaluated_on} accuracy "
+              f"{metrics['accuracy']:.4f}; wrote {run} (see its FAILED note)", file=sys.stderr)
+        sys.exit(1)
+    if chief:
+        print(f"{command.method}: {data.evaluated_on} accuracy {metrics['accuracy']:.4f}; "
+              f"wrote {run}", file=sys.stderr)
+    return run
+
+
+def write_exports(command, args, network, run, test_dataset):
+    """RUN/saved_model (and --export's formats), checked on a test batch;
+    a mismatch fails the run loudly."""
+    # Taking a batch eagerly logs a harmless E-level line of TensorFlow's own
+    # ("NodeDef mentions attribute use_unbounded_threadpool ..."): native logs
+    # stay off here as at import (common.training.quiet).
+    silenced = (contextlib.nullcontext() if quiet.wanted(args.verbose)
+                else quiet.native_stderr_silenced())
+    try:
+        with silenced:
+            inputs = next(iter(test_dataset))[0]
+            inputs = ({k: v.numpy()[:16] for k, v in inputs.items()}
+                      if isinstance(inputs, dict) else inputs.numpy()[:16])
+            run_exports.write_exports(network, run, run_exports.parse_formats(args.export),
+                                      inputs, verbose=args.verbose)
+    except run_exports.ExportError as error:
+        runfolder.mark_failed(run, str(error))
+        print(f"{command.method}: error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+def write_predictions(path, table, probabilities, class_names):
+    """predictions.csv: each evaluated image with its classes' probabilities."""
+    frame = pd.DataFrame(probabilities, columns=[f"p_{name}" for name in class_names])
+    frame.insert(0, "predicted", [class_names[i] for i in probabilities.argmax(-1)])
+    frame.insert(0, "label", [";".join(labels) for labels in table["labels"]])
+    frame.insert(0, "path", table["path"].to_numpy())
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False,
+                                                          float_format="%.9g"))
+
+
+def local_copy(network):
+    """The network rebuilt outside any strategy, with the trained weights:
+    every worker can then predict the whole test set on its own."""
+    copy = keras.models.clone_model(network)
+    copy.set_weights(network.get_weights())
+    return copy
