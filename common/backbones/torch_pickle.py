@@ -26,6 +26,8 @@ import zipfile
 
 import numpy as np
 
+from common.errors import summary
+
 MAGIC = 0x1950A86A20F9469CFC6C
 _DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
            "HalfStorage": np.float16, "LongStorage": np.int64, "IntStorage": np.int32,
@@ -134,9 +136,8 @@ def _refusing(path, read):
     except TorchFileError:
         raise
     except _BROKEN as error:
-        message = " ".join(str(error).split()) or type(error).__name__
         raise TorchFileError(f"'{path}' is not a plain PyTorch state dict (nothing in it "
-                             f"was run): {message}") from None
+                             f"was run): {summary(error)}") from None
 
 
 def _is_contiguous(size, stride):
