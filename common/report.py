@@ -172,7 +172,7 @@ def main(argv=None):
             raise ReportError(f"--out: '{args.out}' exists already; pass --overwrite to "
                               "replace it")
         page = build_report(args.runs)
-    except (ReportError, OSError) as error:
+    except (ValueError, OSError) as error:  # ReportError, a run's files not plain YAML/JSON
         fail(parser.prog, error)
     write_text(args.out, page)
     print(f"wrote {args.out} ({len(args.runs)} runs)", file=sys.stderr)

@@ -48,7 +48,7 @@ def main(command, argv=None):
     """Runs one training from the command line; returns the run folder."""
     try:
         args = parse(command, argv)
-    except (cli.ConfigError, runfolder.RunFolderError) as error:
+    except ValueError as error:  # ConfigError, RunFolderError, a config.yaml not plain YAML
         cli.fail(command.prog, error)
     quiet.import_tensorflow(args.verbose)
     from common.training import harness
