@@ -35,5 +35,12 @@ def write_yaml(path, value):
 
 
 def read_yaml(path):
-    with open(path) as handle:
-        return yaml.safe_load(handle) or {}
+    """The plain data of a YAML file: ``safe_load`` refuses Python tags
+    (``!!python/object``), so reading runs no code; a file it cannot parse
+    is a ValueError of one line naming it."""
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle) or {}
+    except yaml.YAMLError as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(f"'{path}' is not plain YAML: {reason}") from None

@@ -31,6 +31,16 @@ margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}th{back
 figcaption{font-weight:bold}.failed{color:#b00}"""
 
 
+class Html(str):
+    """Markup the report built itself; every other string is escaped."""
+
+
+def _text(value):
+    """``value`` as HTML: escaped unless it is ``Html`` (a run folder's
+    names and values are data, never markup)."""
+    return value if isinstance(value, Html) else html.escape(str(value))
+
+
 class ReportError(ValueError):
     """Runs that cannot be compared; the message says which and why."""
 
@@ -67,8 +77,8 @@ def _image(path_or_bytes, alt):
 
 
 def _table(header, rows):
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+    head = "".join(f"<th>{_text(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in row) + "</tr>"
                    for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -138,7 +148,7 @@ def report_page(runs):
                               f"class lists ({runs[0]['classes']} vs {run['classes']})")
     names = [run["name"] for run in runs]
     warning = data_warning(runs)
-    status = [f'<span class="failed">FAILED: {html.escape(r["failed"])}</span>' if r["failed"]
+    status = [Html(f'<span class="failed">FAILED: {_text(r["failed"])}</span>') if r["failed"]
               else "finished" for r in runs]
     keys = sorted(set().union(*(r["config"] for r in runs)) - IGNORED_SETTINGS)
     differ = [(key, [r["config"].get(key) for r in runs]) for key in keys
@@ -148,14 +158,13 @@ def report_page(runs):
                    if any(v is not None for v in values)]
     number = lambda v: "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else v)  # noqa
     parts = [f"<h1>Comparison of {len(runs)} runs</h1>",
-             f'<p class="failed">{html.escape(warning)}</p>' if warning else "",
+             f'<p class="failed">{_text(warning)}</p>' if warning else "",
              '<section id="runs"><h2>Runs</h2>' + _table(
                  ["run", "method", "data", "status"],
-                 [(html.escape(r["name"]), r["config"].get("method"),
-                   html.escape(data_of(r)), s)
+                 [(r["name"], r["config"].get("method"), data_of(r), s)
                   for r, s in zip(runs, status)]) + "</section>",
              '<section id="settings"><h2>Settings that differ</h2>' + (_table(
-                 ["setting", *names], [(k, *(html.escape(str(v)) for v in vs)) for k, vs in differ])
+                 ["setting", *names], [(k, *vs) for k, vs in differ])
                  if differ else "<p>None: the runs share every setting.</p>") + "</section>",
              '<section id="metrics"><h2>Metrics</h2>' + _table(
                  ["metric", *names], [(label, *(number(v) for v in vs))
@@ -165,14 +174,14 @@ def report_page(runs):
                  f"<figure>{_image(png, column)}</figure>" for column, png in _curves(runs))
              + "</div></section>",
              '<section id="confusion"><h2>Confusion matrices</h2><div class="grid runs">' + "".join(
-                 f"<figure><figcaption>{html.escape(r['name'])}</figcaption>"
+                 f"<figure><figcaption>{_text(r['name'])}</figcaption>"
                  f"{_image(r['confusion'], 'confusion matrix of ' + r['name'])}</figure>"
                  for r in runs if os.path.isfile(r["confusion"])) + "</div></section>",
              '<section id="cams"><h2>CAM pictures of the same validation images</h2>'
              '<p>The last epoch of each run; the images are chosen the same way in every run '
              '(one per class first), so runs on the same data show the same images.</p>'
              '<div class="grid runs">' + "".join(
-                 f"<figure><figcaption>{html.escape(r['name'])}</figcaption>"
+                 f"<figure><figcaption>{_text(r['name'])}</figcaption>"
                  f"{_image(r['cams'], 'CAM pictures of ' + r['name'])}</figure>"
                  for r in runs if r["cams"]) + "</div></section>"]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Runs compared</title>"
@@ -194,7 +203,7 @@ def main(argv=None):
                               "replace it")
         runs = [read_run(folder) for folder in args.runs]
         page, warning = report_page(runs), data_warning(runs)
-    except (ReportError, OSError) as error:
+    except (ValueError, OSError) as error:  # ReportError, a run's files not plain YAML/JSON
         fail(parser.prog, error)
     write_text(args.out, page)
     if warning:

@@ -1,8 +1,15 @@
-"""Loading a model the toolkit saved, without knowing which method made it."""
+"""Loading a model the toolkit saved, without knowing which method made it.
+
+Keras ``safe_mode`` stays on: a ``Lambda`` layer carrying Python code is
+refused, never run. Any file Keras cannot load is one ValueError line
+naming it.
+"""
 
 import importlib
 import json
 import zipfile
+
+from common.errors import summary
 
 # The toolkit's packages: a .keras file names the modules of its custom
 # layers, and those of these packages are imported before loading.
@@ -32,8 +39,11 @@ def load_model(path, **kwargs):
             config = json.loads(archive.read("config.json"))
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise ValueError(f"--model: '{path}' is not a .keras model file: {error}") from error
-    for module in sorted(_modules(config)):
-        if module.split(".")[0] in PACKAGES:
-            importlib.import_module(module)
-    import keras
-    return keras.saving.load_model(path, **kwargs)
+    try:
+        for module in sorted(_modules(config)):
+            if module.split(".")[0] in PACKAGES:
+                importlib.import_module(module)
+        import keras
+        return keras.saving.load_model(path, **kwargs)
+    except Exception as error:  # Keras raises any type on a bad config; it said why
+        raise ValueError(f"--model: '{path}' could not be loaded: {summary(error)}") from error

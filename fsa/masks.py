@@ -8,12 +8,14 @@ a JSON file ``{"image_size": [H, W], "classes": {name: {"centers": [[y, x],
 """
 
 import json
+import math
 import os
 
 import numpy as np
 
 
 MASK_PEAKS = ("one", "raw")
+MAX_MASK_VALUES = 2 ** 28  # a JSON mask set draws at most 1 GiB of float32
 
 
 class MaskError(ValueError):
@@ -31,18 +33,43 @@ def gaussian_mask(shape, centers, sigma):
     return mask.astype(np.float32)
 
 
-def masks_from_spec(spec, class_names):
-    """(masks, counts) from the JSON structure described above."""
-    size = spec.get("image_size")
-    per_class = spec.get("classes")
-    if not (isinstance(size, list) and len(size) == 2 and isinstance(per_class, dict)):
-        raise MaskError("mask JSON needs 'image_size': [H, W] and 'classes': "
-                        "{name: {'centers': [[y, x], ...], 'sigma': s}}")
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
+        value)
+
+
+def _check_spec(spec, class_names):
+    """MaskError unless ``spec`` has the JSON structure described above and
+    draws a mask set of at most ``MAX_MASK_VALUES`` values."""
+    shape = "'image_size': [H, W] and 'classes': {name: {'centers': [[y, x], ...], 'sigma': s}}"
+    size = spec.get("image_size") if isinstance(spec, dict) else None
+    per_class = spec.get("classes") if isinstance(spec, dict) else None
+    if not (isinstance(size, list) and len(size) == 2 and isinstance(per_class, dict)
+            and all(type(n) is int and n > 0 for n in size)):
+        raise MaskError(f"mask JSON needs {shape}, with positive integer H and W")
     missing = sorted(set(class_names) - set(per_class))
     extra = sorted(set(per_class) - set(class_names))
     if missing or extra:
         raise MaskError(f"mask JSON classes differ from the data's {class_names}: missing "
                         f"{missing}, unknown {extra}")
+    for name, entry in per_class.items():
+        centres = entry.get("centers", []) if isinstance(entry, dict) else None
+        if not (isinstance(centres, list) and all(
+                isinstance(c, list) and len(c) == 2 and all(map(_number, c)) for c in centres)):
+            raise MaskError(f"mask JSON class '{name}': expected {{'centers': [[y, x], ...], "
+                            "'sigma': s}")
+        if centres and not (_number(entry.get("sigma")) and entry["sigma"] > 0):
+            raise MaskError(f"mask JSON class '{name}': 'sigma' must be a positive number")
+    most = max([1] + [len(per_class[c].get("centers", [])) for c in class_names])
+    if len(class_names) * most * size[0] * size[1] > MAX_MASK_VALUES:
+        raise MaskError(f"mask JSON draws {len(class_names)} x {most} masks of {size[0]} x "
+                        f"{size[1]} pixels: more than {MAX_MASK_VALUES} values")
+
+
+def masks_from_spec(spec, class_names):
+    """(masks, counts) from the JSON structure described above."""
+    _check_spec(spec, class_names)
+    size, per_class = spec["image_size"], spec["classes"]
     counts = np.array([len(per_class[c].get("centers", [])) for c in class_names], np.int64)
     masks = np.zeros((len(class_names), max(1, counts.max()), *size), np.float32)
     for i, name in enumerate(class_names):
@@ -61,7 +88,7 @@ def load_masks(path, class_names):
         try:
             with open(path) as handle:
                 return masks_from_spec(json.load(handle), class_names)
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, MaskError) as error:
             raise MaskError(f"--masks: '{path}' is not a valid mask JSON: {error}") from error
     try:
         with np.load(path) as data:

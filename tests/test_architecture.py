@@ -26,7 +26,7 @@ COMMON_LAYERS = (
     grimp.Layer("training"),                              # harness, CLI, callbacks
     grimp.Layer("classifier", "data", "saving", independent=True),
     grimp.Layer("cam", "losses", "layers", "backbones", independent=True),
-    grimp.Layer("io", "keras_compat", "lazy", independent=True),
+    grimp.Layer("io", "errors", "keras_compat", "lazy", independent=True),
 )
 
 

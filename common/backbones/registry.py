@@ -13,6 +13,7 @@ from common.backbones.efficientnet_lite import build_lite0_backbone
 from common.backbones.preprocessing import BackbonePreprocessing
 from common.backbones.squeezenet import build_squeezenet_features
 from common.backbones.tiny import build_tiny
+from common.errors import summary
 
 
 def _application(constructor):
@@ -73,11 +74,11 @@ def build_backbone(name, input_shape, weights=None):
     is_path = weights not in (None, "imagenet")
     try:
         network = builder(input_shape, os.fspath(weights) if is_path else weights)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         if not is_path:
             raise
         raise ValueError(f"weights file '{weights}' could not be loaded into backbone "
-                         f"'{name}' at input shape {input_shape}: {error}") from error
+                         f"'{name}' at input shape {input_shape}: {summary(error)}") from error
     inputs = keras.Input(input_shape, name="image")
     features = network(BackbonePreprocessing(mode, name="preprocess")(inputs))
     return keras.Model(inputs, features, name=f"backbone_{name}")

@@ -5,17 +5,18 @@ import os
 
 import pandas as pd
 
-from common.data.tables import DataError
+from common.data.tables import DataError, check_line_lengths
 
 COLUMNS = ["path", "labels", "split", "boxes"]
 
 
 def read_lines(path, fields=None, separator=None, what=None):
-    """Non-empty lines of a text file split into fields; a missing file or
-    a line with the wrong number of fields is a DataError naming the file
-    and the line."""
+    """Non-empty lines of a text file split into fields; a missing file, a
+    line with the wrong number of fields or a huge line is a DataError
+    naming the file and the line."""
     if not os.path.isfile(path):
         raise DataError(f"{what or 'dataset'}: missing annotation file '{path}'")
+    check_line_lengths(path)
     rows = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):

@@ -1,8 +1,14 @@
 """Readers of the benchmarks annotated in MATLAB or XML files or by folder
-layout: Stanford Cars, Stanford-40 Actions, PPMI, ImageNet, PASCAL VOC 2007."""
+layout: Stanford Cars, Stanford-40 Actions, PPMI, ImageNet, PASCAL VOC 2007.
+
+XML goes through ``defusedxml``: entity declarations (billion laughs) and
+external entities are refused, not expanded or fetched."""
 
 import os
-import xml.etree.ElementTree as ElementTree
+
+import defusedxml
+import defusedxml.ElementTree as ElementTree
+import numpy as np
 
 from common.data.annotations import carve_val, number, read_lines, table_of
 from common.data.tables import IMAGE_EXTENSIONS, DataError
@@ -13,32 +19,55 @@ VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "
 IMAGENET_VAL_PER_CLASS = 10  # training images per class moved to val (seeded)
 
 
+CARS_FIELDS = ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "fname")
+
+
 def _mat(path, key):
+    """Variable ``key`` of a MATLAB file (v5 or older; v7.3 is HDF5)."""
     import scipy.io
     from scipy.io.matlab import MatReadError
     if not os.path.isfile(path):
         raise DataError(f"cars: missing annotation file '{path}'")
     try:
         return scipy.io.loadmat(path, squeeze_me=True)[key]
-    except (ValueError, KeyError, TypeError, OSError, MatReadError) as error:
+    except (ValueError, KeyError, TypeError, OSError, MatReadError,
+            NotImplementedError) as error:
         raise DataError(f"{path}: expected a MATLAB file with '{key}' ({error})") from None
+
+
+def _cars_names(path):
+    names = np.atleast_1d(_mat(path, "class_names"))
+    if names.ndim != 1 or not all(isinstance(n, str) for n in names):
+        raise DataError(f"{path}: expected 'class_names' to be a list of strings, got "
+                        f"{names.dtype} of shape {names.shape}")
+    return [str(n) for n in names]
+
+
+def _cars_records(path):
+    records = np.atleast_1d(_mat(path, "annotations")).reshape(-1)
+    missing = sorted(set(CARS_FIELDS) - set(records.dtype.names or ()))
+    if missing:
+        raise DataError(f"{path}: expected 'annotations' to be a struct array with fields "
+                        f"{list(CARS_FIELDS)}; it lacks {missing}")
+    return records
 
 
 def read_cars(root):
     """Stanford Cars: devkit/cars_meta.mat, devkit/cars_train_annos.mat,
     cars_test_annos_withlabels.mat (boxes from 1, classes from 1)."""
-    names = [str(n) for n in _mat(os.path.join(root, "devkit", "cars_meta.mat"),
-                                  "class_names")]
+    names = _cars_names(os.path.join(root, "devkit", "cars_meta.mat"))
     rows = []
     for split, annos, folder in (
             ("train", os.path.join(root, "devkit", "cars_train_annos.mat"), "cars_train"),
             ("test", os.path.join(root, "cars_test_annos_withlabels.mat"), "cars_test")):
-        for k, record in enumerate(_mat(annos, "annotations").reshape(-1)):
+        for k, record in enumerate(_cars_records(annos)):
             try:
-                label = names[int(record["class"]) - 1]
-                box = tuple(float(record[f]) for f in ("bbox_x1", "bbox_y1", "bbox_x2",
-                                                          "bbox_y2"))
-            except (ValueError, IndexError) as error:
+                number = int(record["class"])
+                if not 1 <= number <= len(names):
+                    raise IndexError(f"class {number} is not in 1..{len(names)}")
+                label = names[number - 1]
+                box = tuple(float(record[f]) for f in CARS_FIELDS[:4])
+            except (ValueError, IndexError, TypeError) as error:
                 raise DataError(f"{annos}, annotation {k + 1}: {error}") from None
             rows.append((os.path.join(root, folder, str(record["fname"])), (label,), split,
                          ((box[0] - 1, box[1] - 1, box[2], box[3]),)))
@@ -49,7 +78,7 @@ def _xml_boxes(path, one_based=False, names=None):
     """(class name, box) of every object of a VOC-style XML file."""
     try:
         root = ElementTree.parse(path).getroot()
-    except (ElementTree.ParseError, OSError) as error:
+    except (ElementTree.ParseError, defusedxml.DefusedXmlException, OSError) as error:
         raise DataError(f"{path}: not a readable annotation XML ({error})") from None
     found = []
     for obj in root.iter("object"):

@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+MAX_LINE = 65536  # bytes in one line of a CSV or annotation file: a path, labels, boxes
 BOX_COLUMNS = ["x0", "y0", "x1", "y1"]
 
 
@@ -22,6 +23,17 @@ def format_listing(items, limit=10):
     items = list(items)
     shown = "; ".join(str(i) for i in items[:limit])
     return shown + (f"; ... and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def check_line_lengths(path):
+    """DataError naming ``path`` and the line if a line is longer than
+    ``MAX_LINE`` bytes (a huge field: no dataset line needs one); it reads
+    at most ``MAX_LINE`` bytes at a time."""
+    with open(path, "rb") as handle:
+        for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), b""), 1):
+            if len(line.rstrip(b"\r\n")) > MAX_LINE:
+                raise DataError(f"'{path}', line {number}: longer than {MAX_LINE} bytes "
+                                "(a huge field?)")
 
 
 def read_folder(root):
@@ -50,6 +62,7 @@ def read_csv(csv_path):
     ``x0,y0,x1,y1``. Several rows for one image give it several boxes (same
     label) or several labels (multi-label). Paths are relative to the CSV."""
     try:
+        check_line_lengths(csv_path)
         frame = pd.read_csv(csv_path, dtype={"label": str, "path": str})
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise DataError(f"--data: cannot read CSV '{csv_path}': {error}") from error

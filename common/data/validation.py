@@ -1,5 +1,6 @@
 """Every image checked before training: missing, unreadable or corrupt
-files, unknown labels, boxes outside the image."""
+files, images that declare more pixels than ``MAX_IMAGE_PIXELS`` (refused
+from the header, undecoded), unknown labels, boxes outside the image."""
 
 import contextlib
 import os
@@ -10,6 +11,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from common.data.image_header import too_large
 from common.data.tables import IMAGE_EXTENSIONS, DataError, format_listing
 
 
@@ -32,6 +34,9 @@ def _inspect(path):
     if not path.lower().endswith(IMAGE_EXTENSIONS):
         return f"not a {'/'.join(IMAGE_EXTENSIONS)} image"
     try:
+        bomb = too_large(path)  # from the header: before any decoder allocates pixels
+        if bomb:
+            return bomb
         raw = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         return f"unreadable ({error.strerror})"

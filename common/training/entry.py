@@ -62,7 +62,7 @@ def main(command, argv=None):
     line and exit status 130."""
     try:
         args = parse(command, argv)
-    except (cli.ConfigError, runfolder.RunFolderError) as error:
+    except ValueError as error:  # ConfigError, RunFolderError, a config.yaml not plain YAML
         cli.fail(command.prog, error)
     words = sys.argv[1:] if argv is None else list(argv)
     command_line = f"{command.prog} {shlex.join(words)}".strip()

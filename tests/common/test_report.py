@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from common.report import main as report
 from common.train import COMMAND
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.xdist_group("test_report")
 
 
 class _Page(HTMLParser):
-    """Section ids, decoded <img> sizes and table cells of a page."""
+    """Section ids, decoded <img> sizes and table cells (their text) of a page."""
 
     def __init__(self):
         super().__init__()
@@ -80,3 +81,31 @@ def test_report_bad_input_is_one_line(two_runs, tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert stop.value.code == 2 and len(err) == 1 and expected in err[0], err
     assert out.read_text() == "mine"
+
+
+def _hostile_run(folder, method, classes):
+    """A run folder written by someone else: markup in every name it holds."""
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump({
+        "method": method, "data": "<img src=x onerror=alert(1)>",
+        "<script>setting": f"<script>value {method}", "epochs": len(str(folder))}))
+    (folder / "classes.json").write_text(json.dumps(classes))
+    (folder / "history.csv").write_text("epoch,loss\n0,1.0\n1,0.5\n")
+    (folder / "metrics.json").write_text(json.dumps({"accuracy": "<script>metric"}))
+    (folder / "FAILED").write_text("<script>reason\n")
+
+
+def test_report_escapes_every_string_of_the_run_folders(tmp_path):
+    classes = ["<script>alert('class')</script>", "b"]
+    runs = [tmp_path / "<script>alert(1)", tmp_path / "plain"]
+    _hostile_run(runs[0], "<script>method", classes)
+    _hostile_run(runs[1], "plain", classes)
+    report([str(r) for r in runs] + ["--out", str(tmp_path / "r.html")])
+    text = (tmp_path / "r.html").read_text()
+    assert "<script" not in text.lower() and "<img src=x" not in text, text
+    page = _Page()
+    page.feed(text)
+    for shown in ("<script>alert(1)", "<script>method", "<script>setting", "<script>value",
+                  "<script>metric"):
+        assert any(shown in cell for cell in page.cells), (shown, page.cells)
+    assert "FAILED: &lt;script&gt;reason" in text

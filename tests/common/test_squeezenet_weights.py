@@ -3,10 +3,9 @@ file this test writes in PyTorch's zip layout (archive/data.pkl +
 archive/data/N, torchvision's key names) from known arrays."""
 
 import collections
-import pickle
+import importlib.util
+import os
 import sys
-import types
-import zipfile
 
 import numpy as np
 import pytest
@@ -14,6 +13,12 @@ import pytest
 from common.backbones import build_backbone
 from common.backbones import squeezenet
 from common.backbones.torch_pickle import load_state
+
+_spec = importlib.util.spec_from_file_location(
+    "torch_files", os.path.join(os.path.dirname(__file__), "torch_files.py"))
+torch_files = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(torch_files)
+write_torch_zip = torch_files.write_torch_zip
 
 # torchvision squeezenet1_1: features.N -> (in, squeeze, expand1x1, expand3x3)
 FIRES = {3: (64, 16, 64, 64), 4: (128, 16, 64, 64), 6: (128, 32, 128, 128),
@@ -36,61 +41,6 @@ def torchvision_state(seed=0):
         conv(f"features.{index}.expand3x3", e3, s, 3)
     conv("classifier.1", 1000, 512, 1)
     return state
-
-
-def write_torch_zip(path, state):
-    """What torch.save(state, path) writes, made with stand-ins for the torch
-    globals that only exist while pickling."""
-    torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
-
-    class FloatStorage:
-        pass
-
-    def _rebuild_tensor_v2(*args):
-        raise AssertionError("never called while writing")
-
-    FloatStorage.__module__, _rebuild_tensor_v2.__module__ = "torch", "torch._utils"
-    FloatStorage.__qualname__ = "FloatStorage"
-    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
-    torch.FloatStorage, torch._utils, utils._rebuild_tensor_v2 = FloatStorage, utils, \
-        _rebuild_tensor_v2
-
-    class Storage:
-        def __init__(self, key, array):
-            self.key, self.array = key, array
-
-    class Tensor:
-        def __init__(self, storage):
-            self.storage = storage
-
-        def __reduce__(self):
-            shape = self.storage.array.shape
-            strides = tuple(s // 4 for s in self.storage.array.strides)
-            return (_rebuild_tensor_v2, (self.storage, 0, shape, strides, False,
-                                         collections.OrderedDict()))
-
-    class Pickler(pickle.Pickler):
-        def persistent_id(self, obj):
-            if isinstance(obj, Storage):
-                return ("storage", FloatStorage, obj.key, "cpu", obj.array.size)
-            return None
-
-    storages = [Storage(str(i), np.ascontiguousarray(v)) for i, v in enumerate(state.values())]
-    saved = collections.OrderedDict(
-        (name, Tensor(storage)) for name, storage in zip(state, storages))
-    sys.modules.update({"torch": torch, "torch._utils": utils})
-    try:
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-            import io
-            buffer = io.BytesIO()
-            Pickler(buffer, protocol=2).dump(saved)
-            archive.writestr("archive/data.pkl", buffer.getvalue())
-            archive.writestr("archive/byteorder", "little")
-            for storage in storages:
-                archive.writestr(f"archive/data/{storage.key}", storage.array.tobytes())
-            archive.writestr("archive/version", "3\n")
-    finally:
-        del sys.modules["torch"], sys.modules["torch._utils"]
 
 
 def test_zip_file_round_trip_into_the_keras_model(tmp_path):
