@@ -114,7 +114,10 @@ def demo_settings(tmp_path_factory):
 
     def make(command):
         path = tmp_path_factory.mktemp("settings") / f"{command.method}.yaml"
-        demo = {**BASE_DEFAULTS, **command.demo_defaults, "weights": "none"}
+        # A few steps on a few images can end at chance: that is not what these
+        # tests check (tests/test_chance_guard.py does).
+        demo = {**BASE_DEFAULTS, **command.demo_defaults, "weights": "none",
+                "at_chance": "warn"}
         for run_specific in ("output", "resume", "val_data", "verbose", "strategy"):
             demo.pop(run_specific, None)
         known = command.all_flags()

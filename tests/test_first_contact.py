@@ -190,7 +190,7 @@ def test_cpu_runs_are_made_bit_reproducible_and_xla_says_it_is_not(tmp_path):
     code = """
 import argparse, sys
 from tensorflow.python.framework import config
-from common.training.harness import reproducible
+from common.training.model_setup import reproducible
 assert not config.is_op_determinism_enabled()
 print(reproducible(argparse.Namespace(jit_compile=True)))
 assert not config.is_op_determinism_enabled()

@@ -113,7 +113,7 @@ def test_console_scripts_exit_0_on_success_and_2_on_a_bad_argument(installed, tm
     run = tmp_path / "run"
     done = _script(site, "attention-train", "--data", small_demo("wsol", 4), "--epochs", "1",
                    "--image-size", "16", "--batch-size", "32", "--backbone", "tiny",
-                   "--weights", "none", "--output", str(run))
+                   "--weights", "none", "--at-chance", "warn", "--output", str(run))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "test set: 100%" in done.stderr  # the evaluation's progress bar
     readme = (run / "README.txt").read_text()

@@ -122,6 +122,15 @@ GROUPS = {
                                  "finished epoch"),
         "verbose": Flag(int, "Keras fit verbosity: 0 silent, 1 progress bars, 2 one line "
                              "per epoch (and TensorFlow's own logs)", (0, 1, 2)),
+        "keep": Flag(str, "the epoch whose weights the run keeps (model.keras, metrics, "
+                          "exports): the last, or the best by --keep-metric on the "
+                          "validation images", ("last", "best")),
+        "keep_metric": Flag(str, "the validation metric that picks the best epoch, as "
+                                 "history.csv names it: val_accuracy (default), val_loss, "
+                                 "val_top5, ..."),
+        "at_chance": Flag(str, "a run whose kept model's validation accuracy is no better "
+                               "than chance: fail (FAILED, exit status 1) or warn",
+                          ("fail", "warn")),
         "export": Flag(str, "besides RUN/saved_model, also write these exports, each checked "
                             "against the Keras model: onnx, tflite, onnx,tflite or none "
                             "(needs the export extra)"),
@@ -140,6 +149,7 @@ BASE_DEFAULTS = {"val_data": None, "output": None, "weights": None, "seed": 0,
                  "brightness": "none", "channel_shift": 0.0, "crop_from": None,
                  "strategy": "auto", "mixed_precision": False, "jit_compile": False,
                  "resume": False, "skip_bad_images": False, "verbose": 1, "export": "none",
+                 "keep": "best", "keep_metric": "val_accuracy", "at_chance": "fail",
                  **HNC_DEFAULTS}
 
 

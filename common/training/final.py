@@ -11,6 +11,7 @@ import pandas as pd
 from common import data as datalib
 from common.io import atomic_write, write_json
 from common.training import quiet, run_exports, runfolder
+from common.training.chance_guard import at_chance, chance_accuracy
 from common.training.metrics import classification_metrics
 from common.training.plots import save_confusion_matrix
 from common.training.progress import PredictProgress
@@ -18,8 +19,9 @@ from common.training.tensorboard_logs import write_run_summary
 
 
 def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_worker,
-                      dataset, history):
-    """The deployable model, its exports, the test metrics and pictures."""
+                      dataset, history, kept):
+    """The deployable model, its exports, the test metrics and pictures, of
+    the kept epoch (``kept``: BestEpoch's record, or the last epoch)."""
     network = trainer.export(model)
     if multi_worker:
         network = local_copy(network)
@@ -33,6 +35,8 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
     metrics = classification_metrics(y_true, probabilities, data.classes, data.multi_label)
     metrics["evaluated_on"] = data.evaluated_on
+    metrics["kept_epoch"] = kept["epoch"]
+    metrics["kept_by"] = f"best {kept['metric']}" if kept["metric"] else "last epoch"
     metrics.update(trainer.extra_metrics(args, network, data, probabilities))
     write_json(os.path.join(run, "metrics.json"), metrics)
     write_run_summary(os.path.join(run, "tensorboard", "test"),
@@ -42,7 +46,8 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     if not data.multi_label:
         save_confusion_matrix(os.path.join(run, "confusion_matrix.png"), y_true,
                               probabilities.argmax(-1), data.classes)
-    failure = trainer.failure(args, history)
+    failure = trainer.failure(args, history) or chance_failure(command, args, data, run,
+                                                               kept["epoch"])
     if failure:
         runfolder.mark_failed(run, failure)
         print(f"{command.method}: error: {failure}; {data.evaluated_on} accuracy "
@@ -52,6 +57,31 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
         print(f"{command.method}: {data.evaluated_on} accuracy {metrics['accuracy']:.4f}; "
               f"wrote {run}", file=sys.stderr)
     return run
+
+
+def chance_failure(command, args, data, run, epoch):
+    """Why the kept model counts as stuck at chance (its validation accuracy
+    in history.csv is no better than always answering the most frequent
+    validation class), or None; only a warning with ``--at-chance warn``."""
+    history = os.path.join(run, "history.csv")
+    if data.multi_label or not os.path.isfile(history):
+        return None
+    rows = pd.read_csv(history)
+    rows = rows[rows["epoch"] == epoch - 1]
+    if rows.empty or "val_accuracy" not in rows:
+        return None
+    accuracy = float(rows["val_accuracy"].iloc[-1])
+    labels = datalib.encode_labels(data.val, data.classes)
+    if not at_chance(accuracy, labels):
+        return None
+    top, margin = chance_accuracy(labels)
+    reason = (f"the kept model (epoch {epoch}) is at chance: validation accuracy "
+              f"{accuracy:.3f}, always answering the most frequent class gives {top:.3f} "
+              f"(+ {margin:.3f} by luck)")
+    if args.at_chance == "warn":
+        print(f"{command.method}: warning: {reason}", file=sys.stderr)
+        return None
+    return reason
 
 
 def write_exports(command, args, network, run, test_dataset):

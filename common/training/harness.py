@@ -13,7 +13,6 @@ through ``Trainer`` hooks.
 import json
 import os
 import sys
-import warnings
 from types import SimpleNamespace
 
 import keras
@@ -26,8 +25,10 @@ from common.data.demo import demo_csv
 from common.io import write_json, write_yaml
 from common.keras_compat import in_multi_worker_mode
 from common.training import cli, runfolder, workers
-from common.training import final
+from common.training import final, model_setup
+from common.training.best_epoch import BestEpoch
 from common.training.cam_snapshots import CamSnapshots
+from common.training.chance_guard import ChanceGuard
 from common.training.disk import is_disk_full
 from common.training.distribute import get_strategy
 from common.training.epoch_backup import EpochBackup, read_backup_epoch, restore_backup
@@ -115,7 +116,7 @@ def train(command, trainer, args, command_line=""):
             with open(os.path.join(args.output, "classes.json")) as handle:
                 saved_classes = json.load(handle)
         keras.utils.set_random_seed(args.seed)
-        note = reproducible(args)
+        note = model_setup.reproducible(args)
         if args.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
         data = load_data(args, trainer, saved_classes)
@@ -123,7 +124,8 @@ def train(command, trainer, args, command_line=""):
             raise cli.ConfigError(f"--batch-size {args.batch_size} (global) is not divisible "
                                   f"by the {workers.task()[2]} workers")
         augment = trainer.augmentation(args)
-        model = compiled_model(trainer, args, data, strategy)
+        model = model_setup.compiled_model(trainer, args, data, strategy)
+        model_setup.check_keep_metric(args, trainer, model, data.multi_label)
     except USER_ERRORS as error:
         cli.fail(command.prog, error)
     if note and workers.is_chief():
@@ -134,38 +136,6 @@ def train(command, trainer, args, command_line=""):
                                 command_line)
     finally:
         workers.remove_worker_folder(folder, args.output)
-
-
-def reproducible(args):
-    """Same seed, same machine, same result on CPU: turns TensorFlow's op
-    determinism on (its CPU kernels otherwise sum in thread order, and a run
-    at the edge of learning can go either way from such a difference).
-    XLA has no such switch: returns the note that says so, else None."""
-    if tf.config.list_physical_devices("GPU"):
-        return None
-    if args.jit_compile:
-        return ("--jit-compile: XLA's CPU kernels are not bit-reproducible; runs with the "
-                "same seed can differ slightly")
-    tf.config.experimental.enable_op_determinism()
-    return None
-
-
-def compiled_model(trainer, args, data, strategy):
-    """The method's model, built and compiled inside ``strategy.scope()``."""
-    with strategy.scope():
-        network = trainer.build_network(args, len(data.classes), data.multi_label)
-        model = trainer.build_model(args, network, data)
-        loss = "binary_crossentropy" if data.multi_label else "sparse_categorical_crossentropy"
-        with warnings.catch_warnings():  # Keras would only warn, then train without XLA
-            warnings.simplefilter("ignore", UserWarning)
-            model.compile(optimizer=trainer.optimizer(args), loss=loss,
-                          metrics=trainer.metrics(args, data.multi_label),
-                          jit_compile=bool(args.jit_compile))
-    if args.jit_compile and not model.jit_compile:
-        raise cli.ConfigError("--jit-compile: Keras will not compile this model with XLA "
-                              "(TensorFlow's op determinism is on, e.g. TF_DETERMINISTIC_OPS, "
-                              "or a layer does not support XLA); drop one of the two")
-    return model
 
 
 def steps_per_worker(args, table, multi_worker):
@@ -221,6 +191,12 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     if args.resume and chief and os.path.isfile(os.path.join(run, "FAILED")):
         os.remove(os.path.join(run, "FAILED"))  # the run goes on from its last good epoch
     backup = EpochBackup(os.path.join(run, "backup"))
+    best = BestEpoch(run, args.keep_metric) if args.keep == "best" else None
+    guard = [ChanceGuard(len(data.classes), datalib.encode_labels(data.val, data.classes),
+                         loss_is_cross_entropy=not any(
+                             getattr(model, "extra_loss_weights", {}).values()),
+                         prefix=f"{command.method}: warning")] if (
+        chief and not data.multi_label) else []
     callbacks = [
         NonFiniteGuard(),  # first: acts before anything of a broken epoch is written
         backup.end_marker(),
@@ -231,14 +207,17 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
                      feature_layer=trainer.feature_layer(args),
                      summary_dir=os.path.join(run, "tensorboard", "images")),
         *trainer.callbacks(args, run, data),
+        *guard,
+        *([best] if best else []),
         # Last, so an epoch is marked done only after the other callbacks ran.
         backup,
     ]
     try:
         history = _fit(command, args, model, dataset, data, callbacks, done, chief, run,
                        multi_worker, trainer, backup)
+        kept = (best.restore() if best else None) or {"epoch": args.epochs, "metric": None}
         return final.evaluate_and_save(command, trainer, args, data, model, run, chief,
-                                 multi_worker, dataset, history)
+                                       multi_worker, dataset, history, kept)
     except OSError as error:
         if not is_disk_full(error):
             raise

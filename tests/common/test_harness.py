@@ -16,7 +16,7 @@ from common.train import COMMAND
 from common.training.entry import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FAST = ["--image-size", "16", "--batch-size", "64", "--verbose", "0"]
+FAST = ["--image-size", "16", "--batch-size", "64", "--verbose", "0", "--at-chance", "warn"]
 
 
 def _cli(args, **kwargs):
@@ -117,7 +117,7 @@ def test_resume_after_sigkill_finishes_each_epoch_once(tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": ROOT}
     args = [sys.executable, "-m", "common.train", "--epochs", "6", "--output", str(run),
-            "--image-size", "24", "--batch-size", "16", "--verbose", "0"]
+            "--image-size", "24", "--batch-size", "16", "--verbose", "0", "--at-chance", "warn"]
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     history = run / "history.csv"

@@ -74,14 +74,14 @@ def reference_weights(command, argv, mirrored, shards=2):
     """One process, two replicas, fed the same global batches: replica r
     gets shard r's per-worker batch (what worker r reads)."""
     from common.data.pipeline import make_dataset
-    from common.training import harness
+    from common.training import harness, model_setup
     from common.training.entry import parse, trainer_of
     args = parse(command, argv)
     trainer = trainer_of(command)
     keras.utils.set_random_seed(args.seed)
     data = harness.load_data(args, trainer)
     augments = [trainer.augmentation(args) for _ in range(shards)]  # one per worker
-    model = harness.compiled_model(trainer, args, data, mirrored)
+    model = model_setup.compiled_model(trainer, args, data, mirrored)
     parts = [make_dataset(data.train, data.classes, args.image_size, args.batch_size // shards,
                           training=True, augment=augments[i], seed=args.seed, shard=(shards, i))
              for i in range(shards)]

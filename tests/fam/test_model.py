@@ -68,7 +68,7 @@ assert maps_model(m)(x)["foreground"].shape == (2, 8, 8, 1)
 def test_trainer_writes_localization_metrics(tmp_path):
     run = tmp_path / "run"
     main(COMMAND, ["--output", str(run), "--epochs", "1", "--image-size", "32",
-                        "--batch-size", "64", "--verbose", "0"])
+                   "--batch-size", "64", "--verbose", "0", "--at-chance", "warn"])
     loc = json.loads((run / "metrics.json").read_text())["localization"]
     assert {"gt_known_loc_pct", "top1_loc_pct", "top1_cls_pct", "max_box_acc_v2_pct"} <= set(loc)
     assert 0 <= loc["top1_loc_pct"] <= loc["gt_known_loc_pct"] <= 100

@@ -17,7 +17,9 @@ def test_fsa_beats_cross_entropy_on_the_demo(tmp_path):
     accuracy = {}
     for variant in ("ce", "fsa"):
         run = tmp_path / variant
-        main(COMMAND, ["--variant", variant, "--output", str(run), "--verbose", "0"])
+        # cross-entropy learns the corner square, random in val and test: at chance
+        main(COMMAND, ["--variant", variant, "--output", str(run), "--verbose", "0",
+                       "--at-chance", "warn"])
         accuracy[variant] = json.loads((run / "metrics.json").read_text())["accuracy"]
     # Measured on seeds 0, 1, 2: ce 0.20 / 0.25 / 0.65 (it learns the corner
     # square, which is random in val and test), fsa 0.97 / 0.95 / 0.98.
