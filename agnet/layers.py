@@ -102,15 +102,43 @@ class RegionSEResidual(keras.layers.Layer):
         return {**super().get_config(), "reduction": self.reduction}
 
 
+NORMALIZATIONS = ("softmax", "sum")
+
+
 @keras.saving.register_keras_serializable(package="agnet")
 class InterRegionAttention(keras.layers.Layer):
     """AG-Net eq. 2 on flattened region features f (B, R, D):
     ``u_rr' = tanh(W_u f_r + W_u' f_r' + b_u)``, ``m_rr' = sigmoid(W_m u_rr' + b_m)``,
-    ``alpha_r = sum_r' m_rr' f_r'``. Output (B, R, D)."""
+    then ``alpha_r = sum_r' a_rr' f_r'``. Output (B, R, D).
 
-    def __init__(self, units=32, **kwargs):
+    Eq. 2 is the additive self-attention of keras-self-attention's
+    ``SeqSelfAttention(attention_activation="sigmoid")``, the authors' layer:
+    it normalises each row of sigmoid scores with a softmax over r' before
+    the weighted sum, so each alpha_r is a weighted *mean* of the region
+    features (``normalize="softmax"``, ``a_rr' = softmax_r'(m_rr')``, the
+    default). Read literally, the equation is a *sum* (``normalize="sum"``,
+    ``a_rr' = m_rr'``): with R = 37 regions and sigmoids near 0.66 it makes
+    alpha about 24x one region's features, and the demo's training loss
+    then sat at ln(10) for 2 to 8 epochs (issue 29). The sum is kept for
+    the ablation (``agnet-train --inter-attention sum``).
+
+    Args:
+        units: width U of the hidden scores u (32).
+        normalize: ``"softmax"`` (default) or ``"sum"``. A config without
+            the key (models saved before the option existed) loads as
+            ``"sum"``, the behaviour those models were trained with.
+
+    References:
+        Bera et al., Attend and Guide (AG-Net), IEEE TIP 2021, eq. 2;
+        CyberZHG/keras-self-attention, ``SeqSelfAttention``.
+    """
+
+    def __init__(self, units=32, normalize="softmax", **kwargs):
         super().__init__(**kwargs)
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         self.units = int(units)
+        self.normalize = normalize
 
     def build(self, input_shape):
         dim = input_shape[-1]
@@ -125,13 +153,21 @@ class InterRegionAttention(keras.layers.Layer):
         other = ops.matmul(f, self.w_u2)
         u = ops.tanh(own[:, :, None, :] + other[:, None, :, :] + self.b_u)  # (B, R, R, U)
         m = ops.sigmoid(ops.matmul(u, self.w_m) + self.b_m)[..., 0]  # (B, R, R)
+        if self.normalize == "softmax":
+            m = softmax32(m, axis=-1)  # each row sums to 1 over r'
         return ops.matmul(m, f)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units}
+        return {**super().get_config(), "units": self.units, "normalize": self.normalize}
+
+    @classmethod
+    def from_config(cls, config):
+        # Saved before `normalize` existed: those models summed (the old
+        # call), so they reload with the sum they were trained with.
+        return cls(**{"normalize": "sum", **config})
 
 
 @keras.saving.register_keras_serializable(package="agnet")

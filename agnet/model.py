@@ -12,7 +12,8 @@ POOLINGS = ("gap_gmp", "gap", "gmp")
 
 
 def build_agnet(backbone, num_classes, num_primary=8, pool_size=7, self_attention=True,
-                inter_attention=True, pooling="gap_gmp", name="agnet"):
+                inter_attention=True, pooling="gap_gmp", inter_normalize="softmax",
+                name="agnet"):
     """AG-Net: inputs ``{"image": (B, H, W, 3), "regions": (B, R, 4)}``
     (R = k + k(k-1)/2 normalised boxes from ``agnet.regions``), class
     probabilities out.
@@ -23,7 +24,9 @@ def build_agnet(backbone, num_classes, num_primary=8, pool_size=7, self_attentio
     learnable GAP/GMP mix (eq. 4) -> Dense softmax.
 
     The ablation switches (paper's Table VII) drop the self-attention, the
-    inter-region attention (alpha_r = f_r), or use only GAP or only GMP.
+    inter-region attention (alpha_r = f_r), or use only GAP or only GMP;
+    ``inter_normalize`` is ``InterRegionAttention``'s ``normalize``: the
+    authors' row softmax (default) or eq. 2's literal sum.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -37,7 +40,7 @@ def build_agnet(backbone, num_classes, num_primary=8, pool_size=7, self_attentio
     pooled = RegionSEResidual(name="region_se")(pooled)
     flat = keras.layers.Reshape((-1, pool_size * pool_size * channels), name="flatten")(pooled)
     if inter_attention:
-        flat = InterRegionAttention(32, name="inter_attention")(flat)
+        flat = InterRegionAttention(32, normalize=inter_normalize, name="inter_attention")(flat)
     fused = RegionImportance(name="region_importance")(flat)
     fused = keras.layers.Reshape((pool_size, pool_size, channels), name="fused_map")(fused)
     if pooling == "gap_gmp":
@@ -46,10 +49,10 @@ def build_agnet(backbone, num_classes, num_primary=8, pool_size=7, self_attentio
         vector = keras.layers.GlobalAveragePooling2D(name="gap")(fused)
     else:
         vector = keras.layers.GlobalMaxPooling2D(name="gmp")(fused)
-    # The inter-region attention sums R + 1 region features, so the fused
-    # vector is an order of magnitude larger than one region's and random
-    # classifier weights start at a cross-entropy near 50 (seen on the demo);
-    # a zero classifier starts from uniform predictions instead.
+    # A zero classifier starts from uniform predictions (cross-entropy ln C)
+    # whatever the scale of the fused vector: with the inter-region sum
+    # (inter_normalize="sum") it is an order of magnitude larger than one
+    # region's and random weights started near 50 on the demo.
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
                                  kernel_initializer="zeros", name="classifier")(vector)
     return keras.Model({"image": image, "regions": regions}, outputs, name=name)

@@ -16,6 +16,7 @@ from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
 
 POOLINGS = ("gap_gmp", "gap", "gmp")  # agnet.model.POOLINGS
+INTER_ATTENTION = ("softmax", "sum")  # agnet.layers.NORMALIZATIONS
 FLAGS = {
     "num_primary": Flag(int, "primary regions k (R = k + k(k-1)/2 boxes)", low=1),
     "regions": Flag(str, "cached: SIFT once, boxes moved with the augmentation; on-the-fly: "
@@ -25,11 +26,16 @@ FLAGS = {
                               "agnet-regions or $AGNET_REGION_CACHE)"),
     "no_self_attention": Flag("switch", "ablation: drop the self-attention layer"),
     "no_inter_attention": Flag("switch", "ablation: drop the inter-region attention"),
+    "inter_attention": Flag(str, "inter-region attention weights: softmax (the authors' "
+                                 "layer: each row of sigmoid scores softmax-normalised, a "
+                                 "weighted mean of the regions) or sum (eq. 2 read literally; "
+                                 "ablation)", INTER_ATTENTION),
     "pooling": Flag(str, "final pooling (ablation: gap or gmp alone)", POOLINGS),
     "lr_step": Flag(int, "divide the learning rate by 10 every this many epochs", low=1),
 }
 METHOD_DEFAULTS = {"num_primary": 8, "regions": "cached", "region_cache": None,
                    "no_self_attention": False, "no_inter_attention": False,
+                   "inter_attention": "softmax",
                    "pooling": "gap_gmp", "momentum": 0.99, "lr_step": 25,
                    # the paper's geometric augmentation (agnet.augment)
                    "rotation": 15.0, "zoom": 0.15, "translation": 0.15}

@@ -39,7 +39,7 @@ class AgnetTrainer(Trainer):
         network = build_agnet(self.build_backbone(args), num_classes, args.num_primary,
                               self_attention=not args.no_self_attention,
                               inter_attention=not args.no_inter_attention,
-                              pooling=args.pooling)
+                              pooling=args.pooling, inter_normalize=args.inter_attention)
         network.summary(print_fn=lambda line, **kw: None)
         return network
 

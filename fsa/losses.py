@@ -23,8 +23,19 @@ def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_r
             minimiser, T(A) = target, and a gradient ``T - target`` that never
             vanishes while the two differ.
     Returns:
-        ``lambda_fsa * mean_i [fit_i + lambda_reg * sum_{c != ci} mean_hw
-        (T(A_c) * target_i)]``, images without masks contributing 0.
+        ``lambda_fsa * mean_i [fit_i + lambda_reg * sum_{c != ci, counts_c > 0}
+        mean_hw (T(A_c) * target_i)]``, images without masks contributing 0.
+
+    The second term keeps the other classes' maps off the true class's region
+    (the paper's "activation leakage"). It leaves out classes without masks:
+    the first term pulls a masked class's CAM up inside its own region, so
+    pushing it down inside the others' only separates the classes; a class
+    without masks has no region to be pulled toward, and pushing its CAM down
+    inside every other class's region (together they can cover the whole
+    image) pushes its logit, the CAM's spatial mean, down on every image: on
+    the held-out "where" set without a shortcut the maskless class fell to a
+    recall of 0.30 and the run to 0.86 accuracy against cross-entropy's 0.94
+    to 1.0 (issue 29), while every masked class stayed at 1.00.
     """
     if fit not in FITS:
         raise ValueError(f"--fit-loss: expected one of {FITS}, got {fit!r}")
@@ -57,6 +68,8 @@ def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_r
         per_cell = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=true_logits)
     first = tf.reduce_mean(per_cell, axis=(1, 2))
     overlap = tf.reduce_mean(activation * target[..., None], axis=(1, 2))  # (B, C)
-    others = tf.reduce_sum(overlap, axis=1) - tf.gather(overlap, labels, axis=1, batch_dims=1)
+    masked = tf.cast(tf.cast(counts, tf.int32) > 0, tf.float32)  # (C,): classes with a prior
+    others = tf.reduce_sum(overlap * masked, axis=1) - tf.gather(overlap, labels, axis=1,
+                                                                 batch_dims=1)
     per_image = tf.where(own_counts > 0, first + lambda_reg * others, 0.0)
     return lambda_fsa * tf.reduce_mean(per_image)

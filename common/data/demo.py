@@ -79,8 +79,10 @@ def _make_digits(size, seed, rng):
     return resized, [classes[i] for i in labels], stratified_splits(labels, seed), None, {}
 
 
-def _make_fashion(size, seed, rng, per_class=300):
-    images, labels = fashion_mnist("train")
+def make_fashion(size, seed, rng, per_class=300, split="train"):
+    """The ``fashion`` demo: ``per_class`` Fashion-MNIST images per class
+    from ``split`` ("train"; "test" gives a held-out set of other images)."""
+    images, labels = fashion_mnist(split)
     chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]
                              for c in range(10)])
     resized = [cv2.resize(images[i], (size, size), interpolation=cv2.INTER_LINEAR)
@@ -109,7 +111,7 @@ def _make_wsol(size, seed, rng):
     return images, [classes[t] for t in targets], stratified_splits(targets, seed), boxes, {}
 
 
-_BUILDERS = {"digits": _make_digits, "fashion": _make_fashion, "where": _make_where,
+_BUILDERS = {"digits": _make_digits, "fashion": make_fashion, "where": _make_where,
              "where-plain": lambda size, seed, rng: _make_where(size, seed, rng, decoy=False),
              "wsol": _make_wsol}
 

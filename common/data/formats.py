@@ -11,10 +11,10 @@ from 1 (Cars, Aircraft, VOC) have 1 taken off x0 and y0.
 
 import os
 
-from common.data import formats_annotated, formats_text
+from common.data import formats_annotated, formats_auc, formats_text
 from common.data.tables import DataError, read_table
 
-READERS = {**formats_text.READERS, **formats_annotated.READERS}
+READERS = {**formats_text.READERS, **formats_annotated.READERS, **formats_auc.READERS}
 
 
 def classes_of(table):

@@ -22,7 +22,7 @@ STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 OPTIMIZERS = ("adam", "sgd")
 # common.data.formats.READERS (not imported here: --help stays fast; a test checks).
-FORMATS = ("aircraft", "caltech256", "cars", "cub", "food101", "imagenet", "ppmi",
+FORMATS = ("aircraft", "auc", "caltech256", "cars", "cub", "food101", "imagenet", "ppmi",
            "stanford40", "statefarm", "voc2007", "wsol")
 
 

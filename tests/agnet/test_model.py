@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from agnet.layers import InterRegionAttention, RegionImportance, RegionPooling, \
@@ -39,19 +40,62 @@ def test_each_region_has_its_own_se_residual_block():
         np.testing.assert_allclose(out[:, r], single(x[:, r]).numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_inter_region_attention_matches_eq2():
-    f = np.random.default_rng(1).normal(size=(2, 5, 6)).astype("float32")
-    layer = InterRegionAttention(units=4)
-    out = layer(f).numpy()
-    w_u, w_u2, b_u, w_m, b_m = (v.numpy() for v in (layer.w_u, layer.w_u2, layer.b_u,
-                                                   layer.w_m, layer.b_m))
+def _inter_attention_reference(layer, f, normalize):
+    """Eq. 2 by loops: sigmoid scores m_rr', row-softmaxed or not, times f_r'."""
+    w_u, w_u2, b_u, w_m, b_m = (np.asarray(v.numpy(), "float64") for v in (
+        layer.w_u, layer.w_u2, layer.b_u, layer.w_m, layer.b_m))
+    f = np.asarray(f, "float64")
+    batch, regions, _ = f.shape
     expected = np.zeros_like(f)
-    for b in range(2):
-        for r in range(5):
-            for s in range(5):
-                u = np.tanh(f[b, r] @ w_u + f[b, s] @ w_u2 + b_u)
-                expected[b, r] += _sigmoid(u @ w_m + b_m)[0] * f[b, s]
-    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+    for b in range(batch):
+        for r in range(regions):
+            m = np.array([_sigmoid(np.tanh(f[b, r] @ w_u + f[b, s] @ w_u2 + b_u) @ w_m + b_m)[0]
+                          for s in range(regions)])
+            if normalize == "softmax":
+                m = np.exp(m) / np.exp(m).sum()
+            for s in range(regions):
+                expected[b, r] += m[s] * f[b, s]
+    return expected
+
+
+@pytest.mark.parametrize("normalize", ["softmax", "sum"])
+def test_inter_region_attention_matches_eq2(normalize):
+    f = np.random.default_rng(1).normal(size=(2, 5, 6)).astype("float32")
+    layer = InterRegionAttention(units=4, normalize=normalize)
+    out = layer(f).numpy()
+    np.testing.assert_allclose(out, _inter_attention_reference(layer, f, normalize),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_inter_region_attention_softmax_is_a_weighted_mean():
+    """Equal region features stay themselves under the default (a mean); the
+    sum multiplies them by about R * mean(m)."""
+    f = np.ones((1, 37, 3), "float32")
+    np.testing.assert_allclose(InterRegionAttention(4)(f).numpy(), f, rtol=1e-5)
+    assert InterRegionAttention(4, normalize="sum")(f).numpy().mean() > 10
+
+
+def test_inter_region_attention_in_float16():
+    f = np.random.default_rng(3).normal(size=(2, 5, 6)).astype("float32")
+    layer = InterRegionAttention(units=4, dtype="mixed_float16")
+    out = layer(f)
+    assert out.dtype == "float16"
+    np.testing.assert_allclose(out.numpy().astype("float32"),
+                               _inter_attention_reference(layer, f, "softmax"),
+                               rtol=2e-2, atol=2e-2)
+
+
+def test_inter_region_attention_config_and_older_saves():
+    layer = InterRegionAttention(units=4, normalize="sum")
+    assert InterRegionAttention.from_config(layer.get_config()).normalize == "sum"
+    assert InterRegionAttention.from_config(
+        InterRegionAttention(units=4).get_config()).normalize == "softmax"
+    # A model saved before the option existed summed: it reloads summing.
+    old = {k: v for k, v in InterRegionAttention(units=4).get_config().items()
+           if k != "normalize"}
+    assert InterRegionAttention.from_config(old).normalize == "sum"
+    with pytest.raises(ValueError, match="normalize"):
+        InterRegionAttention(normalize="mean")
 
 
 def test_region_importance_matches_eq3():
@@ -131,8 +175,9 @@ def test_ablated_model_matches_numpy():
 
 
 def test_the_command_offers_the_model_poolings():
-    from agnet import model, train
+    from agnet import layers, model, train
     assert train.POOLINGS == model.POOLINGS
+    assert train.INTER_ATTENTION == layers.NORMALIZATIONS
 
 
 def test_region_pooling_equals_crop_and_resize_and_its_gradient():

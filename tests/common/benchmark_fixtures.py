@@ -223,3 +223,33 @@ def make_wsol(root):
         _write(os.path.join(meta, split, "localization.txt"),
                "\n".join(f"{i},1,2,20,25" for i in ids) + "\n")
     return meta, expected
+
+
+def make_auc(root):
+    """AUC Distracted Driver V1: v1_cam1_no_split/c*/ and the two lists, one
+    with the authors' absolute paths and class ids, one relative with names."""
+    expected, lists = {}, {"train": ["Image,ClassID"], "test": ["img_path,class"]}
+    for i in range(12):
+        c, split = f"c{i % 2}", "train" if i < 8 else "test"
+        rel = os.path.join("v1_cam1_no_split", c, f"{i}_face{i}.jpg")
+        _image(os.path.join(root, rel), i)
+        lists[split].append(f"/home/authors/AUC/{rel},{i % 2}" if split == "train"
+                            else f"{c}/{i}_face{i}.jpg,{c}")
+        expected[rel] = ((c,), "train*" if split == "train" else "test", ())
+    _write(os.path.join(root, "Train_data_list.csv"), "\n".join(lists["train"]) + "\n")
+    _write(os.path.join(root, "v1_cam1_no_split", "test_data_list.csv"),
+           "\n".join(lists["test"]) + "\n")
+    return expected
+
+
+def make_auc_v2(root):
+    """AUC Distracted Driver V2: Camera 1/ and Camera 2/, each train/ and test/."""
+    expected = {}
+    for camera in ("Camera 1", "Camera 2"):
+        for split, count in (("train", 4), ("test", 2)):
+            for i in range(count):
+                c = f"c{i % 2}"
+                rel = os.path.join(camera, split, c, f"{camera[-1]}_{split}_{i}.jpg")
+                _image(os.path.join(root, rel), i)
+                expected[rel] = ((c,), "train*" if split == "train" else "test", ())
+    return expected

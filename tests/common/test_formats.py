@@ -16,7 +16,7 @@ fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
 
 NAMES = ("cub", "cars", "aircraft", "food101", "caltech256", "statefarm", "stanford40",
-         "ppmi", "imagenet", "voc2007")
+         "ppmi", "imagenet", "voc2007", "auc")
 
 
 def _read(name, root):
@@ -47,6 +47,30 @@ def test_reader_gives_the_rows_of_the_annotation_files(name, tmp_path):
         assert os.path.isfile(row.path)
     assert classes == sorted({label for v in expected.values() for label in v[0]})
     assert set(table["split"]) <= {"train", "val", "test"} and (table["split"] == "train").any()
+
+
+def test_auc_v2_reads_both_cameras_or_one(tmp_path):
+    root = str(tmp_path / "v2")
+    expected = fixtures.make_auc_v2(root)
+    table, classes = formats.read_data(f"auc:{root}")
+    assert sorted(table["path"]) == sorted(os.path.join(root, k) for k in expected)
+    assert classes == ["c0", "c1"]
+    for row in table.itertuples():
+        split = expected[os.path.relpath(row.path, root)][1]
+        assert row.split in (("train", "val") if split == "train*" else ("test",))
+        assert row.labels == expected[os.path.relpath(row.path, root)][0]
+    one, _ = formats.read_data(f"auc:{os.path.join(root, 'Camera 2')}")
+    assert sorted(one["path"]) == sorted(p for p in table["path"] if "Camera 2" in p)
+
+
+def test_auc_errors_name_what_is_missing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="Camera 1"):
+        formats.read_data(f"auc:{tmp_path / 'empty'}")
+    fixtures.make_auc(str(tmp_path / "v1"))
+    os.remove(tmp_path / "v1" / "Train_data_list.csv")
+    with pytest.raises(DataError, match="Train_data_list.csv"):
+        formats.read_data(f"auc:{tmp_path / 'v1'}")
 
 
 def test_carved_validation_split_is_seeded_and_stratified(tmp_path):
@@ -89,6 +113,8 @@ MALFORMED = {  # format -> (file to break, its new text, words the error must co
                  "LOC_val_solution.csv, line 2"),
     "voc2007": ("ImageSets/Main/dog_val.txt", "000009 2\n", "dog_val.txt, line 1"),
     "wsol": ("test/localization.txt", "x,1,2,y\n", "localization.txt, line 1"),
+    "auc": ("Train_data_list.csv", "Image,ClassID\nc0/0_face0.jpg,11\n",
+            "Train_data_list.csv, line 2"),
 }
 
 

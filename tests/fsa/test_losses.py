@@ -34,7 +34,7 @@ def _reference(cams, masks, counts, labels, stage, lambda_fsa=10.0, lambda_reg=0
         else:
             loss = _bce(cams[i, :, :, c].astype(np.float64), target).mean()
         loss += lambda_reg * sum((t[i, :, :, k] * target).mean()
-                                 for k in range(cams.shape[-1]) if k != c)
+                                 for k in range(cams.shape[-1]) if k != c and counts[k] > 0)
         losses.append(loss)
     return lambda_fsa * np.mean(losses)
 
@@ -78,6 +78,20 @@ def test_bce_keeps_a_gradient_where_mse_has_none():
 def test_images_of_classes_without_masks_add_nothing(case):
     cams, masks, counts, _ = case
     assert float(fsa_loss(cams[:2], masks, counts, np.array([2, 2]), 1)) == 0.0
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_a_class_without_masks_is_not_pushed_off_other_regions(case, stage):
+    """Class 2 has no masks: the overlap term passes no gradient to its CAM
+    (nothing would pull it back up anywhere); masked classes still get one."""
+    cams, masks, counts, labels = case
+    variable = tf.Variable(cams)
+    with tf.GradientTape() as tape:
+        loss = fsa_loss(variable, masks, counts, labels, stage, fit="bce")
+    grad = tape.gradient(loss, variable).numpy()
+    assert np.all(grad[..., 2] == 0.0)
+    other = labels != 3  # images whose true class is not 3 push class 3 off their region
+    assert np.abs(grad[other][..., 3]).max() > 0
 
 
 def test_stage2_picks_the_closest_mask():

@@ -1,0 +1,70 @@
+"""What the accuracy benchmarks share: held-out data sets built like the
+demos from other images, a method's demo settings as a --config file, and
+one training through a real CLI in its own run folder.
+
+Imported by bench/claims.py and bench/fsa_accuracy.py (run as scripts, so
+this folder is on sys.path).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from common.data.demo import DEFAULT_SIZES, fashion_mnist, make_fashion, \
+    write_dataset  # noqa: E402
+from common.data.where import make_where  # noqa: E402
+
+
+def heldout_where(folder, decoy, seed=11):
+    """A 'where' set whose objects are Fashion-MNIST items (not digits);
+    returns its CSV (masks.npz beside it)."""
+    images, _ = fashion_mnist("test")
+    rng = np.random.default_rng(seed)
+    objects = images[rng.permutation(len(images))[:2000]]
+    images, labels, splits, spec, masks = make_where(objects, 64, seed, rng, decoy=decoy)
+    return write_dataset(folder, images, labels, splits, None,
+                         {"masks.json": spec, "masks.npz": masks})
+
+
+def heldout_fashion(folder, seed=11):
+    """The 'fashion' demo built from Fashion-MNIST's test split (images no
+    demo run has seen), same size and class balance; returns its CSV."""
+    rng = np.random.default_rng(seed)
+    return write_dataset(folder, *make_fashion(DEFAULT_SIZES["fashion"], seed, rng,
+                                               split="test"))
+
+
+def demo_settings(path, command, keep=None):
+    """Writes ``command``'s demo settings as a --config file, so a --data set
+    trains with the demo's budget; ``keep``: only these keys (another
+    command's flags, for a baseline trained with the same settings)."""
+    values = {k: v for k, v in command.demo_defaults.items()
+              if k != "masks" and (keep is None or k in keep)}
+    with open(path, "w") as handle:
+        yaml.safe_dump({**values, "weights": "none"}, handle)
+    return path
+
+
+def train(module, args, seed, out, reuse=False):
+    """Runs ``python -m module ARGS --seed SEED --output OUT``; returns
+    (metrics.json as a dict, or None when the run failed; stderr lines).
+    ``reuse``: a finished run already in OUT is read, not trained again."""
+    path = os.path.join(out, "metrics.json")
+    if reuse and os.path.isfile(path):
+        with open(path) as handle:
+            return json.load(handle), []
+    command = [sys.executable, "-m", module, *args, "--seed", str(seed), "--output", out,
+               "--verbose", "0"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+    if not os.path.isfile(path):
+        return None, done.stderr.strip().splitlines()[-1:]
+    with open(path) as handle:
+        return json.load(handle), done.stderr.splitlines()
