@@ -168,3 +168,23 @@ def test_batch_regions_equal_one_image_at_a_time():
     crops = _photo_crops(96, 1)
     np.testing.assert_array_equal(batch_regions(crops, 4, seed=1, workers=2),
                                   np.stack([semantic_regions(c, 4, 1) for c in crops]))
+
+
+def test_a_large_jpeg_is_decoded_reduced_close_to_the_full_decode(tmp_path):
+    """load_rgb decodes a JPEG 4x or 8x larger than the model's size at a
+    quarter or eighth in the DCT; the result stays close to decoding it
+    whole and resizing (mean absolute difference of a few grey levels)."""
+    import cv2
+    from skimage import data as samples
+
+    from agnet.cache import load_rgb, reduction
+    image = cv2.resize(samples.astronaut(), (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    path = str(tmp_path / "large.jpg")
+    cv2.imwrite(path, image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert reduction(path, 224) == 4 and reduction(path, 100) == 8
+    assert reduction(path, 600) == 1 and reduction(str(tmp_path / "x.png"), 64) == 1
+    whole = cv2.cvtColor(cv2.resize(cv2.imread(path), (224, 224), interpolation=cv2.INTER_AREA),
+                         cv2.COLOR_BGR2RGB)
+    reduced = load_rgb(path, 224)
+    assert reduced.shape == (224, 224, 3) and reduced.dtype == np.uint8
+    assert np.abs(reduced.astype(int) - whole.astype(int)).mean() < 3.0
