@@ -23,13 +23,14 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     """The deployable model, its exports, the test metrics and pictures, of
     the kept epoch (``kept``: BestEpoch's record, or the last epoch)."""
     network = trainer.export(model)
+    test_set = dataset(data.test, cache=False)  # streamed: memory does not grow with it
     if multi_worker:
         network = local_copy(network)
     runfolder.save_model(network, os.path.join(run, "model.keras"))
     if chief:
-        write_exports(command, args, network, run, dataset(data.test))
+        write_exports(command, args, network, run, test_set)
     probabilities = network.predict(
-        dataset(data.test), verbose=0, callbacks=[PredictProgress(
+        test_set, verbose=0, callbacks=[PredictProgress(
             len(data.test), args.batch_size, f"{data.evaluated_on} set",
             args.verbose if chief else 0)])
     y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
