@@ -5,9 +5,9 @@ import pandas as pd
 
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
-from common.progress import bar
 from common.training.cli import ConfigError
 from common.training.metrics import classification_metrics
+from common.training.progress import batches
 from common.training.trainer import Trainer, hnc_options
 from distraction.model import DistractionModel
 from distraction.robustness import erase
@@ -54,8 +54,7 @@ def erased_metrics(network, table, classes, image_size, batch_size=32, multi_lab
     data = make_dataset(table, classes, image_size, batch_size, multi_label=multi_label,
                         cache=False)
     probabilities, start = [], 0
-    for images, _ in bar(data, total=-(-len(table) // batch_size), desc="erased test set",
-                         verbose=verbose, unit="batch"):
+    for images, _ in batches(data, len(table), batch_size, "erased test set", verbose):
         erased = erase(images.numpy(), seed=seed, rows=range(start, start + len(images)))
         probabilities.append(np.asarray(network(erased, training=False)))
         start += len(images)

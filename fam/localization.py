@@ -7,7 +7,7 @@ import tensorflow as tf
 from common.cam import GradCAM, normalize_maps
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
-from common.progress import bar
+from common.training.progress import batches
 from fam.boxes import box_from_map
 from fam.accumulators import BoxAccuracy, LocalizationCounts, PixelPrecision
 from fam.metrics import read_mask
@@ -76,8 +76,7 @@ def evaluate_localization(network, table, class_names, image_size, probabilities
     maps_of = map_function(network, kind)
     data = make_dataset(table, class_names, image_size, batch_size, cache=False)
     kept, start = [], 0
-    for images, _ in bar(data, total=-(-len(table) // batch_size), desc=f"{kind.upper()} maps",
-                         verbose=verbose, unit="batch"):
+    for images, _ in batches(data, len(table), batch_size, f"{kind.upper()} maps", verbose):
         rows = slice(start, start + len(images))
         part = table.iloc[rows]
         maps = maps_of(images, labels[rows])
