@@ -1,13 +1,13 @@
 """The distraction hooks of the training harness (``python -m distraction.train``)."""
 
+import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from common.data.pipeline import decode_image
+from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
 from common.training.cli import ConfigError
 from common.training.metrics import classification_metrics
-from common.training.progress import PredictProgress
+from common.training.progress import batches
 from common.training.trainer import Trainer, hnc_options
 from distraction.model import DistractionModel
 from distraction.robustness import erase
@@ -38,14 +38,25 @@ class DistractionTrainer(Trainer):
                                 mode=args.occlusion, seed=args.seed, **hnc_options(args))
 
     def extra_metrics(self, args, network, data, probabilities):
-        size = (args.image_size, args.image_size)
-        images = tf.stack([decode_image(p, size) for p in data.test["path"]]).numpy()
-        erased = erase(images, seed=args.seed)
-        y_true = encode_labels(data.test, data.classes, data.multi_label)
-        probs = network.predict(erased, batch_size=args.batch_size, verbose=0,
-                                callbacks=[PredictProgress(len(erased), args.batch_size,
-                                                           "erased test set", args.verbose)])
-        return {"erased": classification_metrics(y_true, probs, data.classes,
-                                                 data.multi_label),
+        return {"erased": erased_metrics(network, data.test, data.classes, args.image_size,
+                                         args.batch_size, data.multi_label, args.seed,
+                                         args.verbose),
                 "occlusion": {"p": args.p, "threshold": args.threshold,
                               "mode": args.occlusion}}
+
+
+def erased_metrics(network, table, classes, image_size, batch_size=32, multi_label=False,
+                   seed=0, verbose=0):
+    """The test metrics on randomly erased test images (``erase``, seeded per
+    image): the table streams through the input pipeline batch by batch and
+    only the probabilities (N x C) are kept, so memory does not grow with
+    the test set and the result does not depend on ``batch_size``."""
+    data = make_dataset(table, classes, image_size, batch_size, multi_label=multi_label,
+                        cache=False)
+    probabilities, start = [], 0
+    for images, _ in batches(data, len(table), batch_size, "erased test set", verbose):
+        erased = erase(images.numpy(), seed=seed, rows=range(start, start + len(images)))
+        probabilities.append(np.asarray(network(erased, training=False)))
+        start += len(images)
+    y_true = encode_labels(table, classes, multi_label)
+    return classification_metrics(y_true, np.concatenate(probabilities), classes, multi_label)

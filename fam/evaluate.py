@@ -74,41 +74,47 @@ def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=
              split="all", verbose=1):
     """Writes ``out/metrics.json`` (with the split and the number of images
     evaluated) and pictures of the first ``pictures`` images."""
-    from common.data.pipeline import decode_image, make_dataset
+    from common.data.pipeline import make_dataset
     from common.io import write_json
     from common.training.progress import PredictProgress
-    from common.training.plots import save_figure, single_figure
     from fam.localization import evaluate_localization
-    from fam.metrics import iou_matrix
     size = model.inputs[0].shape[1]
     probabilities = model.predict(
-        make_dataset(table, classes, size, batch_size), verbose=0,
+        make_dataset(table, classes, size, batch_size, cache=False), verbose=0,
         callbacks=[PredictProgress(len(table), batch_size, "classes", verbose)])
     names = {layer.name for layer in model.layers}
     kind = "fam" if "foreground" in names else "cam"
-    result, maps, boxes, gts = evaluate_localization(model, table, classes, size,
-                                                     probabilities, kind, threshold, verbose)
+    result, kept = evaluate_localization(model, table, classes, size, probabilities, kind,
+                                         threshold, verbose, batch_size, keep=pictures)
     result.update(split=split, images=len(table))
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "metrics.json"), result)
-    what = "foreground map" if kind == "fam" else "CAM of the true class"
-    for i in range(min(pictures, len(table))):
-        path = table["path"].iloc[i]
-        image = decode_image(path, (size, size)).numpy()
-        predicted, truth = int(probabilities[i].argmax()), table["labels"].iloc[i][0]
-        iou = (f"best IoU of the predicted box {iou_matrix([boxes[i]], gts[i]).max():.2f}"
-               if len(gts[i]) else "ground truth: a mask, not a box (see pxap_pct)")
-        title = (f"{os.path.basename(path)}: true {truth}, predicted {classes[predicted]} "
-                 f"({probabilities[i, predicted]:.2f})\n{iou}")
-        drawn = [(*boxes[i], "yellow", 2)] + [(*gt, "lime", 2) for gt in gts[i]]
-        legend = [("yellow", f"predicted box ({what} > {threshold})")] + (
-            [("lime", "ground truth")] if len(gts[i]) else [])
-        name = os.path.splitext(os.path.basename(path))[0]
-        save_figure(os.path.join(out, f"{i:03d}_{name}.png"),
-                    single_figure(image, title, heatmap=maps[i], boxes=drawn, legend=legend,
-                                  colorbar_label=what))
+    for i, picture in enumerate(kept):
+        draw(os.path.join(out, f"{i:03d}_"), table.iloc[i], picture, probabilities[i], classes,
+             kind, threshold)
     print(json.dumps(result, indent=1))
     return result
+
+
+def draw(prefix, row, picture, probabilities, classes, kind, threshold):
+    """``prefix<image name>.png``: the image, its map, the predicted (yellow)
+    and ground-truth (green) boxes."""
+    from common.training.plots import save_figure, single_figure
+    from fam.metrics import iou_matrix
+    what = "foreground map" if kind == "fam" else "CAM of the true class"
+    box, gts = picture["box"], picture["gts"]
+    predicted, truth = int(probabilities.argmax()), row["labels"][0]
+    iou = (f"best IoU of the predicted box {iou_matrix([box], gts).max():.2f}"
+           if len(gts) else "ground truth: a mask, not a box (see pxap_pct)")
+    title = (f"{os.path.basename(row['path'])}: true {truth}, predicted {classes[predicted]} "
+             f"({probabilities[predicted]:.2f})\n{iou}")
+    drawn = [(*box, "yellow", 2)] + [(*gt, "lime", 2) for gt in gts]
+    legend = [("yellow", f"predicted box ({what} > {threshold})")] + (
+        [("lime", "ground truth")] if len(gts) else [])
+    name = os.path.splitext(os.path.basename(row["path"]))[0]
+    save_figure(prefix + f"{name}.png",
+                single_figure(picture["image"], title, heatmap=picture["map"], boxes=drawn,
+                              legend=legend, colorbar_label=what))
 
 
 def main(argv=None):

@@ -5,12 +5,12 @@ import numpy as np
 import tensorflow as tf
 
 from common.cam import GradCAM, normalize_maps
-from common.data.pipeline import decode_image
+from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
-from common.progress import bar
+from common.training.progress import batches
 from fam.boxes import box_from_map
-from fam.metrics import (localization_accuracy, max_box_acc, pixel_average_precision,
-                         read_mask)
+from fam.accumulators import BoxAccuracy, LocalizationCounts, PixelPrecision
+from fam.metrics import read_mask
 
 
 def scaled_boxes(table, image_size):
@@ -26,59 +26,78 @@ def scaled_boxes(table, image_size):
     return boxes
 
 
-def pixel_ap(table, maps):
-    """PxAP (%) of maps against the table's masks (maps resized to each
-    mask's size, bilinearly)."""
+def masks_and_maps(table, maps):
+    """The table's ground-truth masks (``read_mask``) and the maps resized
+    to each mask's size, bilinearly, for PxAP."""
     masks, resized = [], []
     for mask_paths, ignore, score_map in zip(table["masks"], table["ignore"], maps):
         mask = read_mask(mask_paths, ignore or None)
         masks.append(mask)
         resized.append(cv2.resize(np.asarray(score_map, np.float32), mask.shape[::-1],
                                   interpolation=cv2.INTER_LINEAR))
-    return pixel_average_precision(resized, masks)
+    return resized, masks
 
 
-def foreground_maps(network, images, labels=None, kind="fam", batch_size=32, verbose=0):
-    """(N, H, W) maps in [0, 1] at input resolution: FAM's foreground map, or
-    for a plain classifier (``kind="cam"``) the normalised CAM of the true
-    class (Grad-CAM of a GAP -> Dense head is exactly that)."""
-    size = images.shape[1:3]
-    maps = []
-    starts = bar(range(0, len(images), batch_size), desc=f"{kind.upper()} maps",
-                 verbose=verbose, unit="batch")
+def map_function(network, kind="fam"):
+    """``(images (B, H, W, 3), labels (B,)) -> (B, H, W)`` maps in [0, 1] at
+    input resolution: FAM's foreground map, or for a plain classifier
+    (``kind="cam"``) the normalised CAM of the true class (Grad-CAM of a
+    GAP -> Dense head is exactly that)."""
     if kind == "fam":
         from fam.model import maps_model
         model = maps_model(network)
-        for start in starts:
-            fg = model(images[start:start + batch_size], training=False)["foreground"]
-            maps.append(tf.image.resize(fg, size, method="bilinear")[..., 0].numpy())
+
+        def maps(images, labels):
+            foreground = model(images, training=False)["foreground"]
+            return tf.image.resize(foreground, images.shape[1:3], method="bilinear")[..., 0]
     else:
         cam = GradCAM(network)
-        for start in starts:
-            maps.append(cam(images[start:start + batch_size],
-                            class_index=labels[start:start + batch_size]).numpy())
-    return np.clip(np.concatenate(maps), 0.0, 1.0)
+
+        def maps(images, labels):
+            return cam(images, class_index=labels)
+    return lambda images, labels: np.clip(np.asarray(maps(images, labels)), 0.0, 1.0)
 
 
 def evaluate_localization(network, table, class_names, image_size, probabilities,
-                          kind="fam", threshold=0.5, verbose=0):
+                          kind="fam", threshold=0.5, verbose=0, batch_size=32, keep=0):
     """Top-1 Cls, GT-known Loc, Top-1 Loc (boxes at ``threshold``),
     MaxBoxAccV2 (min-max normalised maps) and, where the table has masks,
-    PxAP; all in %."""
-    images = tf.stack([decode_image(p, (image_size, image_size))
-                       for p in table["path"]]).numpy()
+    PxAP; all in %.
+
+    The table streams through the input pipeline batch by batch and the
+    metrics are counted (``fam.accumulators``), so memory does not grow
+    with the table; only ``probabilities`` (N x C) is whole. Returns the
+    metrics and, for the first ``keep`` images, dicts of ``image``, ``map``,
+    ``box`` and ``gts`` (for pictures)."""
     labels = encode_labels(table, class_names)
-    maps = foreground_maps(network, images, labels, kind, verbose=verbose)
-    boxes = [box_from_map(m, threshold) for m in maps]
-    normalised = normalize_maps(tf.constant(maps)).numpy()
-    if table["boxes"].map(len).gt(0).all():
-        gts = scaled_boxes(table, image_size)
-        result = localization_accuracy(boxes, gts, probabilities.argmax(-1), labels)
-        result["max_box_acc_v2_pct"] = max_box_acc(normalised, gts)["max_box_acc_v2_pct"]
+    has_boxes = bool(table["boxes"].map(len).gt(0).all())
+    has_masks = "masks" in table and bool(table["masks"].map(len).gt(0).all())
+    counts, box_acc, pixels = LocalizationCounts(), BoxAccuracy(), PixelPrecision()
+    maps_of = map_function(network, kind)
+    data = make_dataset(table, class_names, image_size, batch_size, cache=False)
+    kept, start = [], 0
+    for images, _ in batches(data, len(table), batch_size, f"{kind.upper()} maps", verbose):
+        rows = slice(start, start + len(images))
+        part = table.iloc[rows]
+        maps = maps_of(images, labels[rows])
+        boxes = [box_from_map(m, threshold) for m in maps]
+        gts = (scaled_boxes(part, image_size) if has_boxes
+               else [np.zeros((0, 4), np.int64)] * len(part))
+        normalised = normalize_maps(tf.constant(maps)).numpy()
+        if has_boxes:
+            counts.update(boxes, gts, probabilities[rows].argmax(-1), labels[rows])
+            box_acc.update(normalised, gts)
+        if has_masks:
+            pixels.update(*masks_and_maps(part, normalised))
+        kept += [{"image": images[i].numpy(), "map": maps[i], "box": boxes[i], "gts": gts[i]}
+                 for i in range(min(max(keep - start, 0), len(maps)))]
+        start += len(images)
+    if has_boxes:
+        result = counts.result()
+        result["max_box_acc_v2_pct"] = box_acc.result()["max_box_acc_v2_pct"]
     else:  # masks only (OpenImages): no box metrics
-        gts = [np.zeros((0, 4), np.int64)] * len(table)
         result = {"top1_cls_pct": 100.0 * float(np.mean(probabilities.argmax(-1) == labels))}
-    if "masks" in table and table["masks"].map(len).gt(0).all():
-        result["pxap_pct"] = pixel_ap(table, normalised)
+    if has_masks:
+        result["pxap_pct"] = pixels.result()
     result["map_kind"] = kind
-    return result, maps, boxes, gts
+    return result, kept

@@ -89,6 +89,32 @@ def _best_iou_per_threshold(score_map, gt, thresholds, multi_contour):
     return np.maximum.reduceat(ious, np.cumsum([0] + counts[:-1]))  # (taus,)
 
 
+def cam_thresholds(cam_curve_interval):
+    """The protocol's CAM thresholds tau: ``arange(0, 1, interval)``."""
+    return np.arange(0, 1, cam_curve_interval)
+
+
+def best_ious(score_maps, gt_boxes, thresholds, multi_contour=True, workers=None):
+    """(N, taus): per map and CAM threshold, the best IoU of its boxes with
+    the image's ground-truth boxes; ``workers`` threads over the maps
+    (OpenCV releases the GIL), default the number of cores."""
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(workers) as pool:
+        best = list(pool.map(lambda pair: _best_iou_per_threshold(
+            pair[0], pair[1], thresholds, multi_contour), zip(score_maps, gt_boxes)))
+    return np.stack(best) if best else np.zeros((0, len(thresholds)))
+
+
+def box_acc_summary(correct, total, thresholds):
+    """``max_box_acc``'s result from the counts of right images per IoU
+    threshold delta and CAM threshold (``correct``: delta -> (taus,))."""
+    box_acc = {delta: (100.0 * np.asarray(hits) / max(total, 1)).tolist()
+               for delta, hits in correct.items()}
+    peak = {delta: float(max(acc)) for delta, acc in box_acc.items()}
+    return {"thresholds": np.asarray(thresholds).tolist(), "box_acc_pct": box_acc,
+            "max_box_acc_pct": peak, "max_box_acc_v2_pct": float(np.mean(list(peak.values())))}
+
+
 def max_box_acc(score_maps, gt_boxes, iou_thresholds=(30, 50, 70), cam_curve_interval=0.01,
                 multi_contour=True, workers=None):
     """BoxAcc over the CAM thresholds tau for each IoU threshold delta.
@@ -103,20 +129,42 @@ def max_box_acc(score_maps, gt_boxes, iou_thresholds=(30, 50, 70), cam_curve_int
         ``{"thresholds": taus, "box_acc_pct": {delta: [BoxAcc per tau] (%)},
         "max_box_acc_pct": {delta: max over tau}, "max_box_acc_v2_pct": mean
         of those}``. ``multi_contour=False, iou_thresholds=(50,)`` is the
-        original MaxBoxAcc.
+        original MaxBoxAcc. ``fam.accumulators.BoxAccuracy`` counts the
+        same batch by batch.
     """
-    thresholds = np.arange(0, 1, cam_curve_interval)
-    workers = workers or os.cpu_count() or 1
-    with ThreadPoolExecutor(workers) as pool:
-        best = list(pool.map(lambda pair: _best_iou_per_threshold(
-            pair[0], pair[1], thresholds, multi_contour), zip(score_maps, gt_boxes)))
-    best = np.stack(best) if best else np.zeros((0, len(thresholds)))
-    total = max(len(best), 1)
-    box_acc = {delta: (100.0 * (best >= delta / 100.0).sum(axis=0) / total).tolist()
-               for delta in iou_thresholds}
-    peak = {delta: float(max(acc)) for delta, acc in box_acc.items()}
-    return {"thresholds": thresholds.tolist(), "box_acc_pct": box_acc, "max_box_acc_pct": peak,
-            "max_box_acc_v2_pct": float(np.mean(list(peak.values())))}
+    thresholds = cam_thresholds(cam_curve_interval)
+    best = best_ious(score_maps, gt_boxes, thresholds, multi_contour, workers)
+    correct = {delta: (best >= delta / 100.0).sum(axis=0) for delta in iou_thresholds}
+    return box_acc_summary(correct, len(best), thresholds)
+
+
+def pxap_edges(cam_curve_interval=0.001):
+    """The protocol's histogram bin edges of PxAP: the thresholds, then 1, 2, 3."""
+    return np.append(cam_thresholds(cam_curve_interval), [1.0, 2.0, 3.0])
+
+
+def score_histograms(score_maps, masks, edges):
+    """(foreground, background) histograms of the scores over ``edges``;
+    pixels marked 255 (ignored) are in neither."""
+    true_hist = np.zeros(len(edges) - 1)
+    false_hist = np.zeros(len(edges) - 1)
+    for score_map, mask in zip(score_maps, masks):
+        score_map, mask = np.asarray(score_map), np.asarray(mask)
+        true_hist += np.histogram(score_map[mask == 1], bins=edges)[0]
+        false_hist += np.histogram(score_map[mask == 0], bins=edges)[0]
+    return true_hist, false_hist
+
+
+def average_precision(true_hist, false_hist):
+    """PxAP (%) from the score histograms: ``sum precision * delta recall``
+    over the thresholds, from the highest down."""
+    if true_hist.sum() == 0:
+        raise ValueError("PxAP: no foreground pixel in the masks")
+    tp, fp = true_hist[::-1].cumsum(), false_hist[::-1].cumsum()
+    predicted = tp + fp
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = tp / true_hist.sum()
+    return float(100.0 * (precision[1:] * np.diff(recall))[predicted[1:] > 0].sum())
 
 
 def pixel_average_precision(score_maps, masks, cam_curve_interval=0.001):
@@ -125,21 +173,11 @@ def pixel_average_precision(score_maps, masks, cam_curve_interval=0.001):
     ``sum precision * delta recall``. ``masks``: per map, 1 foreground, 0
     background, 255 ignored (``read_mask``). Scores are binned at the
     thresholds as the protocol does, so the value is that of its
-    histogram (within the discretisation of average precision)."""
-    edges = np.append(np.arange(0, 1, cam_curve_interval), [1.0, 2.0, 3.0])
-    true_hist = np.zeros(len(edges) - 1)
-    false_hist = np.zeros(len(edges) - 1)
-    for score_map, mask in zip(score_maps, masks):
-        score_map, mask = np.asarray(score_map), np.asarray(mask)
-        true_hist += np.histogram(score_map[mask == 1], bins=edges)[0]
-        false_hist += np.histogram(score_map[mask == 0], bins=edges)[0]
-    if true_hist.sum() == 0:
-        raise ValueError("PxAP: no foreground pixel in the masks")
-    tp, fp = true_hist[::-1].cumsum(), false_hist[::-1].cumsum()
-    predicted = tp + fp
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = tp / true_hist.sum()
-    return float(100.0 * (precision[1:] * np.diff(recall))[predicted[1:] > 0].sum())
+    histogram (within the discretisation of average precision);
+    ``fam.accumulators.PixelPrecision`` sums the same histograms batch by
+    batch."""
+    return average_precision(*score_histograms(score_maps, masks,
+                                               pxap_edges(cam_curve_interval)))
 
 
 def read_mask(mask_paths, ignore_path=None):
@@ -162,11 +200,18 @@ def read_mask(mask_paths, ignore_path=None):
     return result
 
 
+def boxes_right(pred_boxes, gt_boxes, iou=0.5):
+    """(N,) bool: the best IoU of each predicted box over its image's
+    ground-truth boxes reaches ``iou``."""
+    return np.array([iou_matrix([p], g).max() >= iou for p, g in zip(pred_boxes, gt_boxes)],
+                    bool)
+
+
 def localization_accuracy(pred_boxes, gt_boxes, pred_classes, labels, iou=0.5):
     """GT-known Loc (box right), Top-1 Loc (class and box right) and Top-1
     Cls (class right), in %, as FAM's Table 1 reports them. A box is right
     when its best IoU over the image's ground-truth boxes is at least ``iou``."""
-    box_right = np.array([iou_matrix([p], g).max() >= iou for p, g in zip(pred_boxes, gt_boxes)])
+    box_right = boxes_right(pred_boxes, gt_boxes, iou)
     class_right = np.asarray(pred_classes) == np.asarray(labels)
     return {"gt_known_loc_pct": 100.0 * box_right.mean(),
             "top1_loc_pct": 100.0 * (box_right & class_right).mean(),

@@ -33,8 +33,8 @@ class FamTrainer(Trainer):
     def extra_metrics(self, args, network, data, probabilities):
         if not data.test["boxes"].map(len).gt(0).all():
             return {"localization": "skipped: the test images have no boxes"}
-        result, *_ = evaluate_localization(network, data.test, data.classes, args.image_size,
-                                           probabilities,
-                                           kind="cam" if args.baseline else "fam",
-                                           verbose=args.verbose)
+        result, _ = evaluate_localization(network, data.test, data.classes, args.image_size,
+                                          probabilities,
+                                          kind="cam" if args.baseline else "fam",
+                                          verbose=args.verbose, batch_size=args.batch_size)
         return {"localization": result}

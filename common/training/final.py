@@ -1,7 +1,6 @@
 """After training: the deployable model and its exports, the test-set
 metrics, predictions and confusion matrix of a run folder."""
 
-import contextlib
 import os
 import sys
 
@@ -10,11 +9,11 @@ import pandas as pd
 
 from common import data as datalib
 from common.io import atomic_write, write_json
-from common.training import quiet, run_exports, runfolder
+from common.training import run_exports, runfolder
 from common.training.chance_guard import at_chance, chance_accuracy
 from common.training.metrics import classification_metrics
 from common.training.plots import save_confusion_matrix
-from common.training.progress import PredictProgress
+from common.training.progress import PredictProgress, native_logs_off
 from common.training.tensorboard_logs import write_run_summary
 
 
@@ -23,13 +22,14 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     """The deployable model, its exports, the test metrics and pictures, of
     the kept epoch (``kept``: BestEpoch's record, or the last epoch)."""
     network = trainer.export(model)
+    test_set = dataset(data.test, cache=False)  # streamed: memory does not grow with it
     if multi_worker:
         network = local_copy(network)
     runfolder.save_model(network, os.path.join(run, "model.keras"))
     if chief:
-        write_exports(command, args, network, run, dataset(data.test))
+        write_exports(command, args, network, run, test_set)
     probabilities = network.predict(
-        dataset(data.test), verbose=0, callbacks=[PredictProgress(
+        test_set, verbose=0, callbacks=[PredictProgress(
             len(data.test), args.batch_size, f"{data.evaluated_on} set",
             args.verbose if chief else 0)])
     y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
@@ -90,10 +90,8 @@ def write_exports(command, args, network, run, test_dataset):
     # Taking a batch eagerly logs a harmless E-level line of TensorFlow's own
     # ("NodeDef mentions attribute use_unbounded_threadpool ..."): native logs
     # stay off here as at import (common.training.quiet).
-    silenced = (contextlib.nullcontext() if quiet.wanted(args.verbose)
-                else quiet.native_stderr_silenced())
     try:
-        with silenced:
+        with native_logs_off(args.verbose):
             inputs = next(iter(test_dataset))[0]
             inputs = ({k: v.numpy()[:16] for k, v in inputs.items()}
                       if isinstance(inputs, dict) else inputs.numpy()[:16])

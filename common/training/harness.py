@@ -166,9 +166,10 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     if chief:
         write_run_readme(run, command.method, command_line)
 
-    def dataset(table, training=False, distributed=False):
+    def dataset(table, training=False, distributed=False, cache=None):
         options = dict(training=training, augment=augment, multi_label=data.multi_label,
-                       seed=args.seed, extra_inputs=trainer.extra_inputs(args, table, data))
+                       seed=args.seed, extra_inputs=trainer.extra_inputs(args, table, data),
+                       cache=cache)
         if not (distributed and multi_worker):
             return datalib.make_dataset(table, data.classes, args.image_size,
                                         args.batch_size, **options)

@@ -1,10 +1,29 @@
-"""``PredictProgress``: a progress bar for ``model.predict`` on stderr."""
+"""``PredictProgress``: a progress bar for ``model.predict`` on stderr;
+``batches``: a streamed evaluation's loop over a dataset, with its bar."""
 
+import contextlib
 import math
 
 import keras
 
 from common.progress import bar
+from common.training import quiet
+
+
+def native_logs_off(verbose=1):
+    """A context that keeps TensorFlow's native log lines off stderr (e.g.
+    the harmless E-level "NodeDef mentions attribute use_unbounded_threadpool"
+    that taking a batch eagerly logs), unless ``quiet.wanted(verbose)``."""
+    return contextlib.nullcontext() if quiet.wanted(verbose) else quiet.native_stderr_silenced()
+
+
+def batches(dataset, images, batch_size, desc, verbose=1):
+    """Yields the batches of a ``tf.data`` dataset of ``images`` rows, with a
+    bar of ``ceil(images / batch_size)`` batches (hidden with ``verbose=0``)
+    and TensorFlow's native logs off (``native_logs_off``)."""
+    with native_logs_off(verbose):
+        yield from bar(dataset, total=math.ceil(images / batch_size), desc=desc,
+                       verbose=verbose, unit="batch")
 
 
 class PredictProgress(keras.callbacks.Callback):
