@@ -115,6 +115,8 @@ def main():
                              "does not apply to is skipped for it")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--extra", default="", help="more flags for the method's runs only")
+    parser.add_argument("--flags", default="", help="more flags for both sides' runs (e.g. "
+                                                    "'--keep last')")
     parser.add_argument("--work", help="folder for data sets and runs (default: a new "
                                        "temporary one); the finished runs already in it "
                                        "are read, not trained again, so an interrupted "
@@ -140,10 +142,11 @@ def main():
                 continue
             data = data_args(name, work)
             ours = accuracies(method.module, [*data, "--config", settings, *method.args,
-                                              *args.extra.split()],
+                                              *args.flags.split(), *args.extra.split()],
                               args.seeds, os.path.join(work, f"{name}-{method_name}"))
             theirs = accuracies(method.baseline_module,
-                                [*data, "--config", baseline_settings, *method.baseline_args],
+                                [*data, "--config", baseline_settings, *method.baseline_args,
+                                 *args.flags.split()],
                                 args.seeds, os.path.join(work, f"{name}-{method_name}-base"))
             print(row(name, method_name, ours, theirs), flush=True)
 
