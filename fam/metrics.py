@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from common.data.image_header import too_large
+
 
 def iou_matrix(boxes_a, boxes_b):
     """(N, M) IoU of pixel boxes ``x0, y0, x1, y1`` (inclusive, +1 convention)."""
@@ -180,22 +182,27 @@ def pixel_average_precision(score_maps, masks, cam_curve_interval=0.001):
                                                pxap_edges(cam_curve_interval)))
 
 
+def _read_grey(path, what):
+    """A mask PNG from a dataset's files, its declared size checked before
+    decoding (a decompression bomb is refused in one line)."""
+    bomb = too_large(path) if os.path.isfile(path) else None
+    if bomb:
+        raise ValueError(f"{what} '{path}': {bomb}")
+    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise FileNotFoundError(f"{what} '{path}': missing or not an image")
+    return image
+
+
 def read_mask(mask_paths, ignore_path=None):
     """The protocol's ground-truth mask of one image: the union of its
     instance masks (grey PNGs, > 0.5 is foreground) as 1, the ignore box
     region minus the foreground as 255 (left out of PxAP), else 0."""
-    masks = []
-    for path in mask_paths:
-        image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise FileNotFoundError(f"mask '{path}': missing or not an image")
-        masks.append(image > 0.5)
+    masks = [_read_grey(path, "mask") > 0.5 for path in mask_paths]
     foreground = np.stack(masks).any(axis=0)
     result = foreground.astype(np.uint8)
     if ignore_path:
-        ignore = cv2.imread(ignore_path, cv2.IMREAD_GRAYSCALE)
-        if ignore is None:
-            raise FileNotFoundError(f"ignore mask '{ignore_path}': missing or not an image")
+        ignore = _read_grey(ignore_path, "ignore mask")
         result[(ignore > 0.5) & ~foreground] = 255
     return result
 

@@ -99,4 +99,7 @@ class ModelCommand:
             self.check_model(args, model)
         except (FileNotFoundError, ValueError, OSError) as error:
             fail(self.prog, error)
-        return self.run(args, model, classes)
+        try:
+            return self.run(args, model, classes)
+        except (FileNotFoundError, ValueError) as error:  # a bad file met while running
+            fail(self.prog, error)

@@ -65,3 +65,19 @@ def test_ordinary_images_declare_their_size(tmp_path, suffix):
         assert cv2.imwrite(path, image)
     assert declared_size(path) == (37, 53)
     validation.check_images([path])
+
+
+def test_a_wsol_mask_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
+    """The protocol's ground-truth mask PNGs (fam.metrics.read_mask) are
+    files from elsewhere too."""
+    from fam import metrics
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a decoder ran")
+    monkeypatch.setattr(metrics.cv2, "imread", refuse)
+    path = tmp_path / "mask.png"
+    _png_bomb(path)
+    with pytest.raises(ValueError) as error:
+        metrics.read_mask([str(path)])
+    message = str(error.value)
+    assert str(path) in message and "\n" not in message and "decompression bomb" in message
