@@ -39,6 +39,25 @@ def is_functional(layer):
     return isinstance(layer, keras.Model) and hasattr(layer, "operations")
 
 
+def functional_view(model):
+    """``model`` as a functional model sharing its layers and weights: a
+    built ``keras.Sequential`` becomes one (Keras's graph tools, e.g.
+    ``clone_model`` with ``call_function``, need a functional graph)."""
+    if is_functional(model):
+        return model
+    if isinstance(model, keras.Sequential):
+        try:
+            inputs, outputs = model.inputs, model.outputs
+            return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                               outputs[0] if len(outputs) == 1 else outputs, name=model.name)
+        except (AttributeError, ValueError):
+            raise ValueError(f"Sequential model '{model.name}' is not built: start it with "
+                             "keras.Input(shape) or call model.build(shape)") from None
+    raise TypeError(f"model '{getattr(model, 'name', model)}' ({type(model).__name__}) is "
+                    "neither functional nor Sequential: build it from keras.Input (a "
+                    "subclassed model's graph cannot be tapped for its CAMs)")
+
+
 def _output_rank(layer):
     try:
         return len(layer.output.shape)
@@ -65,6 +84,11 @@ def find_layer(model, layer):
         for candidate in reversed(model.layers):
             if _output_rank(candidate) == 4:
                 return candidate
+            if is_functional(candidate):  # e.g. a whole classifier nested in a wrapper
+                try:
+                    return find_layer(candidate, None)
+                except ValueError:
+                    pass
         raise ValueError(f"GradCAM: model '{model.name}' has no layer with a 4-D "
                          "(B, h, w, C) output; pass layer= explicitly.")
     if isinstance(layer, str):
@@ -159,10 +183,7 @@ class GradCAM:
     """
 
     def __init__(self, model, layer=None):
-        if not is_functional(model):
-            raise TypeError("GradCAM needs a functional keras.Model (built from "
-                            f"keras.Input); got {type(model).__name__}. For a model "
-                            "that wraps a functional network, pass that network.")
+        model = functional_view(getattr(model, "network", model))
         self.model = model
         self.layer = find_layer(model, layer)
         self.head, self.score_mode = _head(model)

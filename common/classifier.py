@@ -1,13 +1,17 @@
 """The plain CAM classifier (backbone -> GAP -> Dense) and ``GuidedClassifier``,
-the training wrapper every method builds on: a functional ``network`` plus
-extra losses computed in ``train_step`` from its feature map and CAMs."""
+which trains any Keras classifier with a list of guides (``common.guidance``)."""
 
 import keras
 import tensorflow as tf
 
-from common.cam import class_activation_maps, find_layer, tap_model
-from common.keras_compat import DistributedBuildFix, producing_layer, reducible_logs
-from common.losses import hnc_sum_and_count
+from common.cam import find_layer, functional_view, tap_model
+from common.cam_sources import describe_heads, find_cam_source
+from common.global_batch import as_sum_and_count, sum_over_replicas
+from common.guidance import HomogeneousNegativeCam, Step
+from common.keras_compat import DistributedBuildFix, reducible_logs
+
+GUIDE_INPUTS = ("boxes",)  # inputs for guides only, never passed to the network
+RESERVED = ("loss",)
 
 
 def build_cam_classifier(backbone, num_classes, multi_label=False, dropout=0.0,
@@ -24,208 +28,188 @@ def build_cam_classifier(backbone, num_classes, multi_label=False, dropout=0.0,
     return keras.Model(inputs, outputs, name=name)
 
 
-def gap_dense_head(network, feature_layer):
-    """The Dense layer of a ``feature_layer -> GAP [-> Dropout] -> Dense``
-    head (whose CAMs decompose the logits), or None if ``network`` ends
-    otherwise."""
-    head = producing_layer(network.outputs[0])
-    if not isinstance(head, keras.layers.Dense):
-        return None
-    below = producing_layer(head.input)
-    if isinstance(below, keras.layers.Dropout):
-        below = producing_layer(below.input)
-    if not isinstance(below, keras.layers.GlobalAveragePooling2D):
-        return None
-    return head if producing_layer(below.input) is feature_layer else None
-
-
-def _as_sum_and_count(value, batch):
-    """A term as (sum, count): a scalar is a mean over the replica's images."""
-    if isinstance(value, (tuple, list)):
-        total, count = value
-        return tf.cast(total, tf.float32), tf.cast(count, tf.float32)
-    value = tf.cast(value, tf.float32)
-    return value * batch, batch
-
-
-def _sum_over_replicas(value):
-    """``value`` summed over the replicas in sync (itself without replicas)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-
 @keras.saving.register_keras_serializable(package="common")
 class GuidedClassifier(DistributedBuildFix, keras.Model):
-    """Trains a functional classifier ``network`` with CAM-based extra losses.
-
-    ``train_step`` runs the network once through a tapped copy that also
-    returns the feature map of ``feature_layer`` (default: the last 4-D
-    layer, usually the backbone), adds the extra losses to the compiled
-    loss, and tracks each extra term and statistic as a metric (progress
-    bar, history). ``network`` is the deployable model.
-
-    Hooks a subclass overrides (pytorch-grad-cam style: the base owns the
-    machinery, a method overrides small pieces):
-
-    - ``prepare_batch(x, y) -> (x, statistics)``: changes the training inputs
-      before the step (e.g. occlusion); runs in ``train_step`` only.
-    - ``cams(features) -> (B, h, w, K)`` float32 CAM logits whose spatial
-      mean is the class logit; the base class computes them for a
-      ``GAP -> Dense`` head and raises ``NotImplementedError`` otherwise.
-    - ``extra_losses(x, y, features, y_pred) -> {name: term}``: unweighted
-      terms; each is multiplied by ``extra_loss_weights[name]`` and added to
-      the loss. A subclass declares its terms by adding their weights to
-      ``extra_loss_weights`` in ``__init__``: the trackers are made from its
-      keys, and a term whose weight is 0 is neither computed nor shown.
-    - ``statistics(x, y, features, y_pred) -> {name: term}``: values shown,
-      not trained on; their names are declared in ``monitored``.
-
-    A *term* is a float32 scalar, the mean over this replica's images, or a
-    pair ``(sum, count)`` when its denominator is not the number of images.
-    Hooks run inside the traced step on one replica's share of the global
-    batch (``tf.distribute``): use ``tf`` ops and ``tf.random`` (a Python
-    ``random`` call is frozen at trace time), create no variables, and
-    compute in float32 (cast mixed-precision features first). The base
-    class turns every term into its mean over the *global* batch, so loss,
-    gradients and trackers equal a single-replica step on the same batch,
-    also when the last batch splits unevenly over the replicas.
+    """Trains ``network`` (functional or ``Sequential``, any head) with
+    ``guides``: ``fit`` runs the network once through a tapped copy that also
+    returns the CAM source's feature map, lets each guide change the batch
+    (``prepare``, training only), computes the CAMs once and adds every
+    guide's weighted terms to the compiled loss. Terms and statistics show
+    in the progress bar and history under the guides' names. Loss, gradients
+    and trackers are global-batch means: equal to a single-replica step on
+    the same batch, also when the last batch splits unevenly over replicas.
+    ``network`` is the deployable model: no guide inside.
 
     Args:
-        network: functional classifier.
-        feature_layer: name of the layer whose output feeds the CAMs.
-        hnc_weight, hnc_k, hnc_variant, hnc_temperature: the homogeneous
-            negative CAM loss (``common.losses``) on ``cams``; off at 0.
+        network: the classifier (images in [0, 1] -> probabilities or logits).
+        guides: ``common.Guide`` objects; their names must not clash.
+        feature_layer: layer name for the CAMs / Grad-CAM (default: the
+            head's, see ``common.cam_sources``; else the last 4-D layer).
+        cam_source: a ``common.cam_sources.CamSource`` for other heads.
+        hnc_weight, hnc_k, hnc_variant, hnc_temperature: shorthand for a
+            ``HomogeneousNegativeCam`` guide (off at 0).
     """
 
-    monitored = ()
-
-    def __init__(self, network, feature_layer=None, hnc_weight=0.0, hnc_k=None,
-                 hnc_variant="mse", hnc_temperature=1.0, **kwargs):
+    def __init__(self, network, guides=(), feature_layer=None, cam_source=None,
+                 hnc_weight=0.0, hnc_k=None, hnc_variant="mse", hnc_temperature=1.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.feature_layer = feature_layer
-        self.hnc_weight = float(hnc_weight)
-        self.hnc_k = None if hnc_k is None else int(hnc_k)
-        self.hnc_variant = hnc_variant
-        self.hnc_temperature = float(hnc_temperature)
-        self._tapped = [tap_model(network, find_layer(network, feature_layer))]
-        self.extra_loss_weights = {"hnc_loss": self.hnc_weight}
+        view = functional_view(network)
+        wanted = None if feature_layer is None else find_layer(view, feature_layer)
+        self.cam_source = cam_source or find_cam_source(view, wanted)
+        layer = wanted or (self.cam_source.feature_layer if self.cam_source else None) \
+            or find_layer(view, None)
+        self._views = [view, tap_model(view, layer)]
+        self.hnc_options = {"hnc_weight": float(hnc_weight), "hnc_k": hnc_k,
+                            "hnc_variant": hnc_variant, "hnc_temperature": float(hnc_temperature)}
+        guides = list(guides)
+        if hnc_weight:
+            guides.append(HomogeneousNegativeCam(hnc_weight, hnc_k, hnc_variant,
+                                                 hnc_temperature))
+        self.guides = guides
+        for guide in guides:
+            if guide.needs_cams and self.cam_source is None:
+                raise ValueError(f"{type(guide).__name__} needs class activation maps, and "
+                                 f"model '{network.name}' has no CAM head: expected "
+                                 f"{describe_heads()}")
+            guide.attach(self)
+        self.guide_variables = [v for guide in guides for v in guide.variables()]
+        self.term_names, self.statistic_names = self._declared_names()
         self._trackers = None
         self.built = True  # the network is built; saving weights needs no call
 
-    def _check_cams(self):
-        if self.hnc_weight and not self.has_cams():
-            raise ValueError(f"--hnc-weight: model '{self.network.name}' has no class "
-                             "activation maps (no GAP -> Dense head and no cams() hook); "
-                             "the HNC loss needs them")
+    def _declared_names(self):
+        terms = [n for g in self.guides for n in g.term_names()]
+        stats = [n for g in self.guides for n in g.statistic_names()]
+        seen = set(RESERVED)
+        for name in terms + stats:
+            if name in seen:
+                owners = [type(g).__name__ for g in self.guides
+                          if name in (*g.term_names(), *g.statistic_names())]
+                raise ValueError(f"guides {owners} both declare '{name}'; give one another "
+                                 "name" if len(owners) > 1 else
+                                 f"guide {owners} declares the reserved name '{name}'")
+            seen.add(name)
+        return tuple(terms), tuple(stats)
 
-    def has_cams(self):
-        """Whether ``cams`` decomposes this model's logits."""
-        return type(self).cams is not GuidedClassifier.cams or self._head() is not None
-
-    def _head(self):
-        return gap_dense_head(self.network, find_layer(self.network, self.feature_layer))
+    def guide(self, kind):
+        """The first guide that is an instance of ``kind``, or None."""
+        return next((g for g in self.guides if isinstance(g, kind)), None)
 
     @property
-    def trackers(self):
-        """name -> keras.metrics.Mean of each active extra term and statistic,
-        made once from ``extra_loss_weights`` and ``monitored``."""
-        if self._trackers is None:
-            self._check_cams()
-            names = [n for n, w in self.extra_loss_weights.items() if w] + list(self.monitored)
-            self._trackers = [{name: keras.metrics.Mean(name=name) for name in names}]
-        return self._trackers[0]
+    def view(self):
+        """The network as a functional model (the same layers and weights)."""
+        return self._views[0]
 
     @property
     def tapped(self):
-        """images -> [feature map, class probabilities], sharing weights."""
-        return self._tapped[0]
+        """network inputs -> [feature map, network output], sharing weights."""
+        return self._views[1]
+
+    @property
+    def trackers(self):
+        """name -> keras.metrics.Mean of each term and statistic."""
+        if self._trackers is None:
+            names = self.term_names + self.statistic_names
+            self._trackers = [{name: keras.metrics.Mean(name=name) for name in names}]
+        return self._trackers[0]
 
     @property
     def metrics(self):
         return super().metrics + list(self.trackers.values())
 
+    # ---- inputs ------------------------------------------------------------
+
+    def split_inputs(self, x):
+        """(what the network takes, guide-only inputs such as ``boxes``)."""
+        if not isinstance(x, dict):
+            return x, {}
+        extras = {k: v for k, v in x.items() if k in GUIDE_INPUTS}
+        rest = {k: v for k, v in x.items() if k not in GUIDE_INPUTS}
+        if len(self.view.inputs) == 1 and len(rest) == 1:
+            rest = next(iter(rest.values()))
+        return rest, extras
+
+    @staticmethod
+    def image_of(x):
+        """The (B, H, W, 3) image tensor of inputs ``x``."""
+        return x["image"] if isinstance(x, dict) else x
+
+    @staticmethod
+    def with_image(x, image):
+        return {**x, "image": image} if isinstance(x, dict) else image
+
     def call(self, inputs, training=False):
-        return self.network(inputs, training=training)
+        return self.network(self.split_inputs(inputs)[0], training=training)
 
-    # ---- hooks -------------------------------------------------------------
+    # ---- the step ----------------------------------------------------------
 
-    def prepare_batch(self, x, y):
-        return x, {}
+    def step(self, x, y, training=False):
+        """The ``Step`` guides see for inputs ``x`` and labels ``y``."""
+        net_x, extras = self.split_inputs(x)
+        features, y_pred = self.tapped(net_x, training=training)
+        return Step(self, net_x, self.image_of(x), y, features, y_pred, extras, training)
 
-    def cams(self, features):
-        head = self._head()
-        if head is None:
-            raise NotImplementedError(f"model '{self.network.name}' has no GAP -> Dense "
-                                      "head; its class defines no cams()")
-        return class_activation_maps(tf.cast(features, tf.float32), head.kernel, head.bias)
+    def _collect(self, step, method, declared):
+        values = {}
+        for guide in self.guides:
+            out = getattr(guide, method)(step)
+            names = getattr(guide, declared)()
+            # Statistics may also come from prepare() (training only).
+            if not (set(out) <= set(names) if method == "statistics" else set(out) == set(names)):
+                raise KeyError(f"{type(guide).__name__}.{method} returned {sorted(out)}, but "
+                               f"the guide declares {sorted(names)} in {declared}()")
+            values.update(out)
+        return values
 
-    def extra_losses(self, x, y, features, y_pred):
-        if not self.hnc_weight:
-            return {}
-        return {"hnc_loss": hnc_sum_and_count(self.cams(features), y, self.hnc_k,
-                                              self.hnc_variant, self.hnc_temperature)}
-
-    def statistics(self, x, y, features, y_pred):
-        return {}
-
-    # ---- machinery ---------------------------------------------------------
-
-    def _track(self, terms, batch, where):
-        """Global-batch sums of ``terms`` per replica, and tracker updates."""
+    def _track(self, terms, batch):
+        """Each term as this replica's share of the global-batch mean, and
+        tracker updates."""
         shares = {}
-        for name in terms:
-            if name not in self.trackers:
-                raise KeyError(f"{type(self).__name__}.{where} returned '{name}', which "
-                               "is neither in extra_loss_weights nor in monitored")
         for name, value in terms.items():
-            total, count = _as_sum_and_count(value, batch)
+            total, count = as_sum_and_count(value, batch)
             # This replica's share of the global mean: summed over the
             # replicas (gradients are), it is sum(all) / count(all).
-            shares[name] = tf.math.divide_no_nan(total, _sum_over_replicas(count))
+            shares[name] = tf.math.divide_no_nan(total, sum_over_replicas(count))
             self.trackers[name].update_state(tf.math.divide_no_nan(total, count),
                                              sample_weight=count)
         return shares
 
     def _loss(self, x, y, sample_weight, training, statistics=None):
-        """Compiled loss plus extra terms, as this replica's share of the
+        """Compiled loss plus the guides' terms, as this replica's share of the
         global-batch mean (what the optimizer sums over replicas), and the
-        predictions. Updates the loss tracker and the extra trackers."""
-        features, y_pred = self.tapped(x, training=training)
+        predictions. Updates the loss tracker and the guides' trackers."""
+        step = self.step(x, y, training)
+        y_pred = step.predictions
         compiled = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                      training=training)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        batch = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
+        batch = tf.cast(tf.shape(tf.nest.flatten(step.images)[0])[0], tf.float32)
         # Keras divides this replica's mean by the number of replicas, which
         # is the global mean only when every replica holds as many images.
         mean = tf.cast(compiled, tf.float32) * replicas
-        loss = mean * batch / _sum_over_replicas(batch)
-        terms = self.extra_losses(x, y, features, y_pred)
-        missing = [n for n, w in self.extra_loss_weights.items() if w and n not in terms]
-        if missing:
-            raise KeyError(f"{type(self).__name__}.extra_losses did not return {missing} "
-                           "although their weights are not zero")
-        weighted = {name: self._weighted(terms[name], self.extra_loss_weights[name])
-                    for name, weight in self.extra_loss_weights.items() if weight}
-        for share in self._track(weighted, batch, "extra_losses").values():
+        loss = mean * batch / sum_over_replicas(batch)
+        for share in self._track(self._collect(step, "terms", "term_names"), batch).values():
             loss = loss + share
-            mean = mean + share * _sum_over_replicas(batch) / batch
-        self._track({**(statistics or {}), **self.statistics(x, y, features, y_pred)},
-                    batch, "statistics")
+            mean = mean + share * sum_over_replicas(batch) / batch
+        self._track({**(statistics or {}),
+                     **self._collect(step, "statistics", "statistic_names")}, batch)
         self._loss_metric().update_state(mean, sample_weight=batch)
         return loss, y_pred
-
-    @staticmethod
-    def _weighted(term, weight):
-        if isinstance(term, (tuple, list)):
-            return (tf.cast(term[0], tf.float32) * weight, term[1])
-        return tf.cast(term, tf.float32) * weight
 
     def _loss_metric(self):
         """The compiled "loss" metric (the Keras guide's way to reach it)."""
         return next(m for m in super().metrics if m.name == "loss")
+
+    def prepare_batch(self, x, y):
+        """The batch after every guide's ``prepare``, and their statistics."""
+        statistics = {}
+        for guide in self.guides:
+            x, stats = guide.prepare(self, x, y)
+            statistics.update(stats)
+        return x, statistics
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -245,15 +229,24 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
         _, y_pred = self._loss(x, y, sample_weight, training=False)
         return reducible_logs(self.compute_metrics(x, y, y_pred, sample_weight=sample_weight))
 
-    def get_config(self):
+    # ---- saving ------------------------------------------------------------
+
+    def base_config(self):
+        """Keras's own entries, the network and the feature layer (presets
+        add their arguments to these instead of the guides)."""
         return {**super().get_config(),
                 "network": keras.saving.serialize_keras_object(self.network),
-                "feature_layer": self.feature_layer, "hnc_weight": self.hnc_weight,
-                "hnc_k": self.hnc_k, "hnc_variant": self.hnc_variant,
-                "hnc_temperature": self.hnc_temperature}
+                "feature_layer": self.feature_layer}
+
+    def get_config(self):
+        return {**self.base_config(),
+                "guides": [keras.saving.serialize_keras_object(g) for g in self.guides]}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        if "guides" in config:
+            config["guides"] = [keras.saving.deserialize_keras_object(g)
+                                for g in config["guides"]]
         return cls(**config)

@@ -25,11 +25,15 @@ OBJECTS = {
     "common.layers": ("SelfAttention2D", "SEResidual", "GapGmpPooling", "MemoryRead"),
     "common.data.augment": ("RandomBrightnessScale",),
     "common.classifier": ("GuidedClassifier",),
+    "common.guidance": ("HomogeneousNegativeCam", "BoxEnergy"),
     "agnet.layers": ("RegionPooling", "RegionSEResidual", "InterRegionAttention",
                      "RegionImportance"),
     "fsa.model": ("FsaModel",),
+    "fsa.guide": ("ForcedSpatialAttention",),
     "distraction.model": ("DistractionModel",),
+    "distraction.guide": ("GradCamOcclusion",),
     "fam.model": ("PartPooling", "PartImportance", "FamModel"),
+    "fam.guide": ("FamRegularisers",),
 }
 
 

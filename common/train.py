@@ -1,17 +1,44 @@
 """``python -m common.train``: the plain CAM classifier every method compares
 against (backbone -> global average pooling -> Dense softmax, cross-entropy),
-optionally with the homogeneous negative CAM loss (--hnc-weight)."""
+or your own network (--network), trained with any combination of guides:
+--masks (Forced Spatial Attention), --p (Grad-CAM occlusion), --hnc-weight
+(homogeneous negative CAM loss), --box-energy (boxes of the data)."""
 
-from common.training.cli import TrainCommand
+from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
 
+FLAGS = {
+    "network": Flag(str, "your own classifier instead of --backbone -> GAP -> Dense: "
+                         "'package.module:function' (called with input_shape and "
+                         "num_classes) or a .keras file; it takes [0, 1] images at "
+                         "--image-size and returns probabilities or logits"),
+    "network_input": Flag(str, "the range the network expects: 0-1, or 0-255 for "
+                               "keras.applications models with built-in preprocessing "
+                               "(EfficientNetV2, MobileNetV3, ConvNeXt)", ("0-1", "0-255")),
+    "masks": Flag(str, "Forced Spatial Attention guide: a mask set (.npz or .json, see "
+                       "fsa.masks) for the data's classes (default: off)"),
+    "fsa_weight": Flag(float, "weight of the FSA loss (the paper's lambda_fsa)", low=0.0),
+    "fsa_reg": Flag(float, "overlap term inside the FSA loss (the paper's lambda_reg)",
+                    low=0.0),
+    "p": Flag(float, "Grad-CAM occlusion guide: probability that a batch is occluded "
+                     "(0: off)", low=0.0, high=1.0),
+    "threshold": Flag(float, "occlude pixels whose normalised Grad-CAM exceeds this",
+                      low=0.0, high=1.0),
+    "occlusion": Flag(str, "value of occluded pixels", ("zero", "one", "random")),
+    "box_energy": Flag(float, "box energy guide (Rao et al. 2023): weight of minus the "
+                              "share of the true class's CAM energy inside the data's "
+                              "boxes (0: off)", low=0.0),
+}
+GUIDE_DEFAULTS = {"network": None, "network_input": "0-1", "masks": None, "p": 0.0,
+                  "threshold": 0.85, "occlusion": "zero", "box_energy": 0.0}
 COMMAND = TrainCommand(
     method="common", description=__doc__, trainer="common.training.trainer:Trainer",
-    demo_data="demo:digits",
-    demo_defaults={"epochs": 5, "batch_size": 32, "image_size": 32, "backbone": "tiny",
-                   "lr": 1e-3},
-    paper_defaults={"epochs": 50, "batch_size": 32, "image_size": 224,
-                    "backbone": "resnet50", "lr": 1e-3, "flip": "horizontal"})
+    demo_data="demo:digits", flags=FLAGS,
+    demo_defaults={**GUIDE_DEFAULTS, "epochs": 5, "batch_size": 32, "image_size": 32,
+                   "backbone": "tiny", "lr": 1e-3, "fsa_weight": 1.0, "fsa_reg": 0.05},
+    paper_defaults={**GUIDE_DEFAULTS, "epochs": 50, "batch_size": 32, "image_size": 224,
+                    "backbone": "resnet50", "lr": 1e-3, "flip": "horizontal",
+                    "fsa_weight": 10.0, "fsa_reg": 0.2})
 
 
 def run(argv=None):

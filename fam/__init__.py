@@ -2,3 +2,8 @@
 object localisation, with the WSOL protocol's metrics."""
 
 import common  # noqa: E402,F401  (registers the toolkit's Keras objects)
+
+from common.lazy import lazy_exports as _lazy_exports  # noqa: E402
+
+__getattr__ = _lazy_exports(__name__, {
+    "FamModel": "model", "FamMaps": "guide", "FamRegularisers": "guide"})

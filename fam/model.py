@@ -1,13 +1,12 @@
 """Foreground Activation Maps (Meng, Zhang, Tian, Zhang, Wu, ICCV 2021)."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from common.classifier import GuidedClassifier
 from common.keras_compat import producing_layer
 from common.layers import MemoryRead, softmax32
-from fam.losses import diversity_loss, sparsity_loss
+from fam.guide import FamMaps, FamRegularisers, fam_head
 
 
 @keras.saving.register_keras_serializable(package="fam")
@@ -81,55 +80,31 @@ def maps_model(network):
 
 @keras.saving.register_keras_serializable(package="fam")
 class FamModel(GuidedClassifier):
-    """Trains a FAM network with ``CE + lambda_spa L_spa + lambda_div L_div``;
-    both terms show in the progress bar and history.
-
-    The train step taps the backbone's feature map once; the losses re-apply
-    the cheap head layers (memory read, 1x1 part conv, part pooling) to it,
-    sharing their weights, instead of running the backbone again. Its CAMs
-    (for the HNC loss) are FAM's own class maps, which decompose its logits:
-    ``CAM_n(h, w) = sum_k t_k A_k(h, w) (W_n . X(h, w)) + b_n``, whose
-    spatial mean is logit n (the classifier sees ``o = sum_k t_k p_k`` with
-    ``p_k = mean_hw X * A_k``).
-    """
+    """Trains a FAM network with ``CE + lambda_spa L_spa + lambda_div L_div``
+    (a ``FamRegularisers`` guide); both terms show in the progress bar and
+    history. The step taps the backbone's feature map once; the losses
+    re-apply the cheap head layers to it. Its CAMs (for HNC and other
+    guides) are FAM's own class maps (``fam.guide.FamMaps``)."""
 
     def __init__(self, network, lambda_spa=0.04, lambda_div=0.01, **kwargs):
+        kwargs.pop("guides", None)
         kwargs.setdefault("feature_layer", producing_layer(
             network.get_layer("foreground").input).name)
-        super().__init__(network, **kwargs)
+        source = FamMaps(network, network.get_layer(kwargs["feature_layer"]))
+        super().__init__(network, guides=[FamRegularisers(lambda_spa, lambda_div)],
+                         cam_source=source, **kwargs)
         self.lambda_spa, self.lambda_div = float(lambda_spa), float(lambda_div)
-        self.extra_loss_weights.update({"spa_loss": self.lambda_spa, "div_loss": self.lambda_div})
 
     def head(self, features, training=True):
         """(foreground M, part maps A, part features p) from the backbone
         feature map."""
-        net = self.network
-        foreground = net.get_layer("foreground")(features, training=training)
-        attended = features * ops.cast(foreground, features.dtype)
-        parts = net.get_layer("parts")(attended, training=training)
-        return foreground, parts, net.get_layer("part_features")(features, parts)
+        return fam_head(self.network, features, training)
 
     def cams(self, features):
-        _, parts, part_features = self.head(features, training=False)
-        weights = self.network.get_layer("part_importance").part_weights(part_features)
-        classifier = self.network.get_layer("classifier")
-        features = tf.cast(features, tf.float32)
-        scale = tf.einsum("bhwk,bk->bhw", tf.cast(parts, tf.float32),
-                          tf.cast(weights[..., 0], tf.float32))
-        per_position = tf.einsum("bhwc,cn->bhwn", features,
-                                 tf.cast(classifier.kernel, tf.float32))
-        return scale[..., None] * per_position + tf.cast(classifier.bias, tf.float32)
-
-    def extra_losses(self, x, y, features, y_pred):
-        terms = super().extra_losses(x, y, features, y_pred)
-        if self.lambda_spa or self.lambda_div:
-            foreground, _, part_features = self.head(features)
-            terms["spa_loss"] = sparsity_loss(foreground)
-            terms["div_loss"] = diversity_loss(part_features)
-        return terms
+        return self.cam_source.cams(features)
 
     def get_config(self):
-        return {**super().get_config(), "lambda_spa": self.lambda_spa,
+        return {**self.base_config(), **self.hnc_options, "lambda_spa": self.lambda_spa,
                 "lambda_div": self.lambda_div}
 
 

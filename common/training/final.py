@@ -8,6 +8,7 @@ import keras
 import pandas as pd
 
 from common import data as datalib
+from common.cam_sources import as_probabilities
 from common.io import atomic_write, write_json
 from common.training import run_exports, runfolder
 from common.training.chance_guard import at_chance, chance_accuracy
@@ -32,6 +33,7 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
         test_set, verbose=0, callbacks=[PredictProgress(
             len(data.test), args.batch_size, f"{data.evaluated_on} set",
             args.verbose if chief else 0)])
+    probabilities = as_probabilities(probabilities, network)  # a logits network's too
     y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
     metrics = classification_metrics(y_true, probabilities, data.classes, data.multi_label)
     metrics["evaluated_on"] = data.evaluated_on

@@ -107,7 +107,7 @@ def train(command, trainer, args, command_line=""):
     written. Returns the run folder."""
     try:
         strategy = get_strategy(args.strategy)  # before any other TensorFlow op
-        if args.backbone not in BACKBONES:
+        if args.backbone not in BACKBONES and not getattr(args, "network", None):
             raise cli.ConfigError(f"--backbone: unknown backbone '{args.backbone}'; expected "
                                   f"one of {sorted(BACKBONES)}")
         trainer.check(args)
@@ -166,10 +166,12 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     if chief:
         write_run_readme(run, command.method, command_line)
 
-    def dataset(table, training=False, distributed=False, cache=None):
+    def dataset(table, training=False, distributed=False, cache=None, guided=False):
+        extra = trainer.extra_inputs(args, table, data)
+        if guided:  # fit's data: with the inputs only guides read (boxes)
+            extra = {**(extra or {}), **(trainer.guide_inputs(args, table, data) or {})}
         options = dict(training=training, augment=augment, multi_label=data.multi_label,
-                       seed=args.seed, extra_inputs=trainer.extra_inputs(args, table, data),
-                       cache=cache)
+                       seed=args.seed, extra_inputs=extra or None, cache=cache)
         if not (distributed and multi_worker):
             return datalib.make_dataset(table, data.classes, args.image_size,
                                         args.batch_size, **options)
@@ -194,8 +196,7 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     backup = EpochBackup(os.path.join(run, "backup"))
     best = BestEpoch(run, args.keep_metric) if args.keep == "best" else None
     guard = [ChanceGuard(len(data.classes), datalib.encode_labels(data.val, data.classes),
-                         loss_is_cross_entropy=not any(
-                             getattr(model, "extra_loss_weights", {}).values()),
+                         loss_is_cross_entropy=not getattr(model, "term_names", ()),
                          prefix=f"{command.method}: warning")] if (
         chief and not data.multi_label) else []
     callbacks = [
@@ -236,8 +237,8 @@ def _fit(command, args, model, dataset, data, callbacks, done, chief, run, multi
     """``model.fit``; a non-finite loss, an interrupt or a lost worker ends
     the run through ``stop``."""
     try:
-        return model.fit(dataset(data.train, training=True, distributed=True),
-                         validation_data=dataset(data.val, distributed=True),
+        return model.fit(dataset(data.train, training=True, distributed=True, guided=True),
+                         validation_data=dataset(data.val, distributed=True, guided=True),
                          steps_per_epoch=steps_per_worker(args, data.train, multi_worker),
                          epochs=args.epochs, initial_epoch=done, callbacks=callbacks,
                          verbose=args.verbose if chief else 0, shuffle=False,

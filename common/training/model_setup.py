@@ -3,8 +3,10 @@
 
 import warnings
 
+import keras
 import tensorflow as tf
 
+from common.cam_sources import output_kind
 from common.training import cli
 
 
@@ -30,12 +32,26 @@ def check_keep_metric(args, trainer, model, multi_label):
         args.keep_metric = "val_binary_accuracy"
     names = ["loss", *[m if isinstance(m, str) else m.name
                        for m in trainer.metrics(args, multi_label)],
-             *[n for n, w in getattr(model, "extra_loss_weights", {}).items() if w],
-             *getattr(model, "monitored", ())]
+             *getattr(model, "term_names", ()), *getattr(model, "statistic_names", ())]
     logged = [name for n in names for name in (n, f"val_{n}")]
     if args.keep == "best" and args.keep_metric not in logged:
         raise cli.ConfigError(f"--keep-metric: '{args.keep_metric}' is not logged by this run; "
                               f"expected one of {logged}")
+
+
+def compiled_loss(network, multi_label):
+    """Cross-entropy on what the network returns: probabilities, or logits
+    (``from_logits``), read from its last layers."""
+    try:
+        logits = output_kind(network) == "logits"
+    except (ValueError, AttributeError):  # a custom last layer: probabilities, as before
+        logits = False
+    if logits and multi_label:
+        raise cli.ConfigError(f"network '{network.name}' returns logits; for multi-label "
+                              "data end it in a sigmoid")
+    if multi_label:
+        return keras.losses.BinaryCrossentropy()
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
 
 
 def compiled_model(trainer, args, data, strategy):
@@ -43,7 +59,7 @@ def compiled_model(trainer, args, data, strategy):
     with strategy.scope():
         network = trainer.build_network(args, len(data.classes), data.multi_label)
         model = trainer.build_model(args, network, data)
-        loss = "binary_crossentropy" if data.multi_label else "sparse_categorical_crossentropy"
+        loss = compiled_loss(network, data.multi_label)
         with warnings.catch_warnings():  # Keras would only warn, then train without XLA
             warnings.simplefilter("ignore", UserWarning)
             model.compile(optimizer=trainer.optimizer(args), loss=loss,

@@ -14,7 +14,9 @@ import keras
 from common.backbones import build_backbone
 from common.classifier import GuidedClassifier, build_cam_classifier
 from common.data.augment import build_augmentation
+from common.networks import load_network, with_input_range
 from common.training.cli import ConfigError
+from common.training.guide_flags import check_guide_flags, guides_from_flags, normalised_boxes
 
 
 def make_optimizer(name, lr, momentum=0.9, weight_decay=0.0, epsilon=1e-7):
@@ -55,6 +57,7 @@ class Trainer:
 
     def check(self, args):
         """Method-specific checks of the resolved args (raise ConfigError)."""
+        check_guide_flags(args)
         parse_brightness(args.brightness)
         if args.crop_from is not None and args.crop_from < args.image_size:
             raise ConfigError(f"--crop-from: expected at least --image-size "
@@ -77,12 +80,19 @@ class Trainer:
                               args.weights)
 
     def build_network(self, args, num_classes, multi_label):
-        """The deployable functional classifier."""
+        """The deployable classifier: ``--network`` (behind ``--network-input``)
+        or backbone -> GAP -> Dense."""
+        if getattr(args, "network", None):
+            network = load_network(args.network, (args.image_size, args.image_size, 3),
+                                   num_classes)
+            return with_input_range(network, args.network_input)
         return build_cam_classifier(self.build_backbone(args), num_classes, multi_label)
 
     def build_model(self, args, network, data):
-        """The model ``fit`` trains (a GuidedClassifier around ``network``)."""
-        return GuidedClassifier(network, **hnc_options(args))
+        """The model ``fit`` trains: a GuidedClassifier around ``network`` with
+        the guides of the flags (``common.training.guide_flags``)."""
+        return GuidedClassifier(network, guides=guides_from_flags(args, data),
+                                **hnc_options(args))
 
     def metrics(self, args, multi_label):
         return ["binary_accuracy"] if multi_label else ["accuracy"]
@@ -92,7 +102,14 @@ class Trainer:
         return train
 
     def extra_inputs(self, args, table, data):
-        """Dict name -> per-row arrays added to the image inputs, or None."""
+        """Dict name -> per-row arrays the network takes besides the image, or None."""
+        return None
+
+    def guide_inputs(self, args, table, data):
+        """Dict name -> per-row arrays only guides read, in training and
+        validation (``boxes`` for the box energy guide), or None."""
+        if getattr(args, "box_energy", 0.0):
+            return {"boxes": normalised_boxes(table)}
         return None
 
     def callbacks(self, args, run, data):

@@ -136,11 +136,18 @@ def test_gradcam_under_mirrored_strategy(mirrored):
     np.testing.assert_allclose(heatmaps, _analytic_maps(model, images, classes), atol=1e-4)
 
 
-def test_gradcam_constant_map_gives_zeros_and_rejects_non_functional():
+def test_gradcam_constant_map_gives_zeros_and_rejects_graphless_models():
     model = _classifier()
     kernel, bias = model.get_layer("classifier").weights
     kernel.assign(np.zeros(kernel.shape, "float32"))
     heatmaps = GradCAM(model)(np.random.rand(2, 32, 32, 3).astype("float32")).numpy()
     np.testing.assert_array_equal(heatmaps, 0.0)
-    with pytest.raises(TypeError, match="functional"):
-        GradCAM(keras.Sequential([keras.layers.Dense(2)]))
+    with pytest.raises(ValueError, match="Sequential model 'unbuilt' is not built"):
+        GradCAM(keras.Sequential([keras.layers.Dense(2)], name="unbuilt"))
+
+    class Subclassed(keras.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(TypeError, match="neither functional nor Sequential"):
+        GradCAM(Subclassed())

@@ -1,5 +1,5 @@
-"""GuidedClassifier's hook contract: trackers from the declared extra-loss
-weights, clear errors, and each model's own CAMs (FAM's against NumPy)."""
+"""GuidedClassifier's guide contract: trackers from the declared names, clear
+errors, and each model's own CAMs (FAM's against NumPy)."""
 
 import keras
 import numpy as np
@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from common.backbones import build_backbone
 from common.classifier import GuidedClassifier, build_cam_classifier
+from common.guidance import Guide
 from fam.model import build_fam
 
 
@@ -20,26 +21,31 @@ def _data(size=16, n=6, classes=3):
     return (rng.random((n, size, size, 3)).astype("float32"), np.arange(n) % classes)
 
 
-class _Probe(GuidedClassifier):
-    """Declares one extra term and one statistic."""
+class _Probe(Guide):
+    """Declares one term and one statistic."""
 
-    monitored = ("mean_probability",)
+    def __init__(self, weight=2.0, name="square"):
+        self.weight, self.name = weight, name
 
-    def __init__(self, network, weight=2.0, **kwargs):
-        super().__init__(network, **kwargs)
-        self.extra_loss_weights["square"] = weight
+    def term_names(self):
+        return (self.name,) if self.weight else ()
 
-    def extra_losses(self, x, y, features, y_pred):
-        return {**super().extra_losses(x, y, features, y_pred),
-                "square": tf.reduce_mean(tf.square(tf.cast(features, tf.float32)))}
+    def statistic_names(self):
+        return ("mean_probability",)
 
-    def statistics(self, x, y, features, y_pred):
-        return {"mean_probability": tf.reduce_mean(y_pred)}
+    def terms(self, step):
+        if not self.weight:
+            return {}
+        return {self.name: self.weight * tf.reduce_mean(tf.square(tf.cast(step.features,
+                                                                        tf.float32)))}
+
+    def statistics(self, step):
+        return {"mean_probability": tf.reduce_mean(step.predictions)}
 
 
-def test_trackers_come_from_the_declared_weights():
+def test_trackers_come_from_the_declared_names():
     x, y = _data()
-    model = _Probe(_network())
+    model = GuidedClassifier(_network(), guides=[_Probe()])
     model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
     logs = model.evaluate(x, y, batch_size=6, verbose=0, return_dict=True)
     features = model.tapped(x)[0].numpy()
@@ -47,33 +53,39 @@ def test_trackers_come_from_the_declared_weights():
     assert logs["mean_probability"] == pytest.approx(1 / 3, rel=1e-5)
     ce = keras.losses.sparse_categorical_crossentropy(y, model.network(x)).numpy().mean()
     assert logs["loss"] == pytest.approx(ce + logs["square"], rel=1e-5)
-    silent = _Probe(_network(), weight=0.0)  # a zero weight: neither computed nor shown
+    silent = GuidedClassifier(_network(), guides=[_Probe(weight=0.0)])  # nothing declared
     silent.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
     assert "square" not in silent.evaluate(x, y, verbose=0, return_dict=True)
 
 
 def test_an_undeclared_term_is_a_clear_error():
-    class Undeclared(GuidedClassifier):
-        def statistics(self, x, y, features, y_pred):
+    class Undeclared(Guide):
+        def terms(self, step):
             return {"surprise": tf.constant(1.0)}
 
-    model = Undeclared(_network())
+    model = GuidedClassifier(_network(), guides=[Undeclared()])
     model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
-    with pytest.raises(KeyError, match="'surprise'.*neither in extra_loss_weights"):
+    with pytest.raises(KeyError, match="returned \\['surprise'\\].*declares \\[\\]"):
         model.evaluate(*_data(), verbose=0)
 
 
-def test_hnc_needs_class_activation_maps():
+def test_clashing_names_are_refused_at_construction():
+    with pytest.raises(ValueError, match="both declare 'square'"):
+        GuidedClassifier(_network(), guides=[_Probe(), _Probe()])
+    with pytest.raises(ValueError, match="reserved name 'loss'"):
+        GuidedClassifier(_network(), guides=[_Probe(name="loss")])
+
+
+def test_a_cam_guide_needs_class_activation_maps():
     inputs = keras.Input((16, 16, 3))
     x = build_backbone("tiny", (16, 16, 3))(inputs)
     x = keras.layers.GlobalMaxPooling2D()(x)  # GMP: the CAMs do not decompose the logits
     network = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
-    assert not GuidedClassifier(network).has_cams()
-    assert GuidedClassifier(_network()).has_cams()
-    model = GuidedClassifier(network, hnc_weight=0.1)
-    with pytest.raises(ValueError, match="no class activation maps"):
-        model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
-        model.evaluate(*_data(), verbose=0)
+    assert GuidedClassifier(network).cam_source is None
+    assert GuidedClassifier(_network()).cam_source is not None
+    with pytest.raises(ValueError, match="HomogeneousNegativeCam needs class activation "
+                                         "maps.*no CAM head: expected a GAP"):
+        GuidedClassifier(network, hnc_weight=0.1)
 
 
 def test_fam_cams_decompose_its_logits_and_feed_hnc():

@@ -1,0 +1,171 @@
+"""Guides: the composable parts of guided training.
+
+A guide owns one guidance term. ``GuidedClassifier(network, guides=[...])``
+runs the step; each guide may change the batch before it (``prepare``:
+occlusion) and returns weighted terms and statistics from a ``Step``, which
+computes the CAMs once and shares them between guides. Writing a guide:
+
+    @keras.saving.register_keras_serializable(package="mine")
+    class Centred(common.Guide):
+        needs_cams = True
+        def __init__(self, weight=1.0):
+            self.weight = float(weight)
+        def term_names(self):
+            return ("centred_loss",) if self.weight else ()
+        def terms(self, step):
+            cams = step.true_class_cams()        # (B, h, w)
+            return {"centred_loss": self.weight * tf.reduce_mean(cams[:, 0] ** 2)}
+        def get_config(self):
+            return {"weight": self.weight}
+
+A *term* is a float32 scalar, the mean over this replica's images, or a pair
+``(sum, count)`` when its denominator is not the number of images;
+``GuidedClassifier`` turns it into the global-batch mean (replicas, uneven
+last batch). Guides run inside the traced step: ``tf`` ops, ``tf.random``,
+no Python randomness; variables only in ``attach``.
+"""
+
+import keras
+import tensorflow as tf
+
+from common.box_energy import box_energy_sum_and_count
+from common.losses import HNC_VARIANTS, hnc_sum_and_count
+
+
+class Guide:
+    """Base class: a guide that adds nothing. Override what you need."""
+
+    needs_cams = False  # refused on a network without a CAM source
+
+    def term_names(self):
+        """Names of the weighted loss terms this guide adds (shown in the
+        progress bar and history); a zero weight should declare none."""
+        return ()
+
+    def statistic_names(self):
+        """Names of values shown but not trained on."""
+        return ()
+
+    def attach(self, model):
+        """Called once by ``GuidedClassifier`` with itself (``model.network``,
+        ``model.cam_source``): check the network, create variables."""
+
+    def variables(self):
+        """Variables created in ``attach`` (saved with the training model)."""
+        return []
+
+    def prepare(self, model, x, y):
+        """(inputs to train on, statistics) before the training step."""
+        return x, {}
+
+    def terms(self, step):
+        """{name: weighted term} for every name of ``term_names``."""
+        return {}
+
+    def statistics(self, step):
+        return {}
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class Step:
+    """What guides see of one step on one replica: ``inputs`` (what the
+    network takes), ``images`` (B, H, W, 3), ``labels``, ``features`` (the
+    CAM source's layer output), ``predictions`` (the network's output),
+    ``extras`` (guide-only inputs, e.g. ``boxes``), ``training``.
+    ``cams``/``maps`` are computed on first use, once per step."""
+
+    def __init__(self, model, inputs, images, labels, features, predictions, extras=None,
+                 training=True):
+        self.model, self.inputs, self.images = model, inputs, images
+        self.labels, self.features, self.predictions = labels, features, predictions
+        self.extras, self.training = extras or {}, training
+        self._cams = self._maps = None
+
+    @property
+    def cams(self):
+        """(B, h, w, K) float32; the spatial mean of class k's map is its logit."""
+        if self._cams is None:
+            self._cams = self.model.cam_source.cams(self.features)
+        return self._cams
+
+    @property
+    def maps(self):
+        """The head's pre-activation maps (FSA fits these); the CAMs on a
+        head without a ReLU."""
+        if self._maps is None:
+            self._maps = self.model.cam_source.maps(self.features)
+        return self._maps
+
+    @property
+    def class_indices(self):
+        """(B,) int32 true class (argmax of one-hot labels)."""
+        labels = tf.convert_to_tensor(self.labels)
+        if labels.shape.rank == 2:
+            labels = tf.argmax(labels, axis=-1)
+        return tf.cast(tf.reshape(labels, (-1,)), tf.int32)
+
+    def true_class_cams(self):
+        """(B, h, w) CAM of each image's true class."""
+        return tf.gather(self.cams, self.class_indices, axis=3, batch_dims=1)
+
+
+@keras.saving.register_keras_serializable(package="common")
+class HomogeneousNegativeCam(Guide):
+    """Homogeneous negative CAM loss (Sun et al., ECCV 2020,
+    ``common.losses``): flattens the CAMs of the ``k`` most confusing absent
+    classes; term ``hnc_loss``."""
+
+    needs_cams = True
+
+    def __init__(self, weight=0.07, k=None, variant="mse", temperature=1.0):
+        if variant not in HNC_VARIANTS:
+            raise ValueError(f"--hnc-variant: expected one of {HNC_VARIANTS}, got {variant!r}")
+        self.weight, self.k = float(weight), None if k is None else int(k)
+        self.variant, self.temperature = variant, float(temperature)
+
+    def term_names(self):
+        return ("hnc_loss",) if self.weight else ()
+
+    def terms(self, step):
+        total, count = hnc_sum_and_count(step.cams, step.labels, self.k, self.variant,
+                                         self.temperature)
+        return {"hnc_loss": (self.weight * total, count)}
+
+    def get_config(self):
+        return {"weight": self.weight, "k": self.k, "variant": self.variant,
+                "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable(package="common")
+class BoxEnergy(Guide):
+    """The energy loss of Rao et al. ("Studying how to efficiently and
+    effectively guide models with explanations", ICCV 2023): minus the share
+    of the true class's positive CAM energy (upsampled to the image) that
+    falls inside the image's boxes. Needs ``boxes`` among the inputs:
+    (B, M, 4) normalised ``[y1, x1, y2, x2]``, rows of zeros for padding;
+    images without boxes add nothing. Term ``box_energy``."""
+
+    needs_cams = True
+
+    def __init__(self, weight=1.0):
+        self.weight = float(weight)
+
+    def term_names(self):
+        return ("box_energy",) if self.weight else ()
+
+    def terms(self, step):
+        if "boxes" not in step.extras:
+            raise ValueError("BoxEnergy: the inputs have no 'boxes' (B, M, 4); train on data "
+                             "with boxes (e.g. --data with a boxes column)")
+        total, count = box_energy_sum_and_count(step.true_class_cams(), step.extras["boxes"],
+                                                tf.shape(step.images)[1:3])
+        return {"box_energy": (-self.weight * total, count)}
+
+    def get_config(self):
+        return {"weight": self.weight}

@@ -1,0 +1,69 @@
+"""The guides ``attention-train`` composes from its flags, in any
+combination: ``--masks`` (FSA), ``--p`` (Grad-CAM occlusion),
+``--hnc-weight`` (HNC) and ``--box-energy`` (boxes). Method guides are
+named by string and imported when used, as ``TrainCommand.trainer`` is, so
+``common`` imports no method package."""
+
+import importlib
+
+import numpy as np
+
+from common.data.image_header import declared_size
+from common.training.cli import ConfigError
+
+FSA_GUIDE = "fsa.guide:ForcedSpatialAttention"
+FSA_MASKS = "fsa.masks:load_masks"
+OCCLUSION_GUIDE = "distraction.guide:GradCamOcclusion"
+GEOMETRIC = ("flip", "rotation", "translation", "zoom", "crop_from")
+
+
+def named(spec):
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def check_guide_flags(args):
+    """Box energy needs boxes that stay on their objects: no geometric
+    augmentation with it (said before the data loads)."""
+    if getattr(args, "box_energy", 0.0):
+        moved = [f"--{name.replace('_', '-')}" for name in GEOMETRIC
+                 if getattr(args, name, None) not in (None, 0.0, "none")]
+        if moved:
+            raise ConfigError(f"--box-energy: the boxes do not move with {', '.join(moved)}; "
+                              "train box energy without geometric augmentation")
+
+
+def guides_from_flags(args, data):
+    """The guides the flags ask for (HNC comes through ``hnc_options``)."""
+    guides = []
+    if getattr(args, "masks", None):
+        masks, counts = named(FSA_MASKS)(args.masks, data.classes)
+        guides.append(named(FSA_GUIDE)(masks, counts, weight=args.fsa_weight,
+                                       reg=args.fsa_reg))
+    if getattr(args, "p", 0.0):
+        guides.append(named(OCCLUSION_GUIDE)(args.p, args.threshold, args.occlusion,
+                                             args.seed))
+    if getattr(args, "box_energy", 0.0):
+        from common.guidance import BoxEnergy
+        guides.append(BoxEnergy(args.box_energy))
+    return guides
+
+
+def normalised_boxes(table):
+    """(N, M, 4) float32 ``[y1, x1, y2, x2]`` in [0, 1] from the table's pixel
+    ``boxes`` (``x0, y0, x1, y1`` on the image file) and each image's size
+    read from its header; rows of zeros pad images with fewer boxes."""
+    most = max(1, max((len(b) for b in table["boxes"]), default=1))
+    out = np.zeros((len(table), most, 4), np.float32)
+    for row, (path, boxes) in enumerate(zip(table["path"], table["boxes"])):
+        if not len(boxes):
+            continue
+        size = declared_size(path)
+        if size is None:
+            from PIL import Image
+            with Image.open(path) as image:
+                size = image.size[::-1]
+        height, width = size
+        for index, (x0, y0, x1, y1) in enumerate(list(boxes)[:most]):
+            out[row, index] = (y0 / height, x0 / width, y1 / height, x1 / width)
+    return np.clip(out, 0.0, 1.0)

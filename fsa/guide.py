@@ -1,0 +1,102 @@
+"""``ForcedSpatialAttention``: the FSA loss as a guide, on any CAM classifier."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.guidance import Guide
+from common.receptive_field import receptive_field_geometry
+from fsa.losses import FITS, fsa_loss
+from fsa.masks import masks_on_grid
+
+
+@keras.saving.register_keras_serializable(package="fsa")
+class ForcedSpatialAttention(Guide):
+    """Pushes the true class's map toward its predefined masks (Rangesh &
+    Trivedi, ICCV-W 2019; ``fsa.losses.fsa_loss``), term ``fsa_loss``.
+
+    It fits the head's pre-activation maps (``Step.maps``): on a 1x1 conv
+    CAM head with a ReLU, the conv outputs before the ReLU, as the paper
+    does (below zero the ReLU would pass no gradient); on a GAP -> Dense
+    head, the CAMs. On a head with a ReLU the statistic ``cam_alive`` (the
+    fraction of positive true-class maps) warns of dead CAMs.
+
+    Args:
+        masks: (C, M, H, W) masks drawn on the image (any size), mapped onto
+            the network's CAM grid through its receptive fields when the
+            guide is attached; with ``on_grid`` already on the grid.
+        counts: (C,) valid masks per class (0: no prior).
+        weight, reg: the paper's lambda_fsa (10) and lambda_reg (0.2).
+        stage: 0 (off: a warm-up), 1 (target: union of the masks) or 2 (the
+            closest mask); a variable that ``fsa.StageSwitch`` changes.
+        fit_loss: ``"bce"`` or the paper's ``"mse"``; mask_peak: ``"one"``
+            rescales each grid mask to peak 1, ``"raw"`` keeps the averages.
+    """
+
+    needs_cams = True
+
+    def __init__(self, masks, counts, weight=10.0, reg=0.2, stage=1, fit_loss="bce",
+                 mask_peak="one", on_grid=False):
+        if fit_loss not in FITS:
+            raise ValueError(f"--fit-loss: expected one of {FITS}, got {fit_loss!r}")
+        self.masks = np.asarray(masks, np.float32)
+        self.counts = np.asarray(counts, np.int32)
+        if self.masks.ndim != 4 or len(self.masks) != len(self.counts):
+            raise ValueError(f"FSA masks: expected (classes, masks, H, W) with one count per "
+                             f"class, got {self.masks.shape} and {len(self.counts)} counts")
+        self.weight, self.reg = float(weight), float(reg)
+        self.initial_stage, self.fit_loss, self.mask_peak = int(stage), fit_loss, mask_peak
+        self.on_grid = bool(on_grid)
+        self.stage = None
+        self.cam_alive = False
+
+    def attach(self, model):
+        layer = model.cam_source.feature_layer
+        grid = tuple(layer.output.shape[1:3])
+        if not self.on_grid:
+            geometry = receptive_field_geometry(model.view, layer)
+            self.masks = masks_on_grid(self.masks, geometry, model.view.inputs[0].shape[1:3],
+                                       self.mask_peak)
+            self.on_grid = True
+        if tuple(self.masks.shape[2:]) != grid:
+            raise ValueError(f"FSA masks on a {self.masks.shape[2:]} grid, but the CAM grid of "
+                             f"'{model.network.name}' is {grid}")
+        classes = model.view.outputs[0].shape[-1]
+        if len(self.masks) != classes:
+            raise ValueError(f"FSA masks for {len(self.masks)} classes, but the network has "
+                             f"{classes}")
+        self.cam_alive = model.cam_source.relu
+        self.stage = keras.Variable(self.initial_stage, dtype="int32", trainable=False,
+                                    name="fsa_stage")
+
+    def variables(self):
+        return [self.stage]
+
+    def term_names(self):
+        return ("fsa_loss",) if self.weight else ()
+
+    def statistic_names(self):
+        return ("cam_alive",) if self.cam_alive else ()
+
+    def terms(self, step):
+        if not self.weight:
+            return {}
+        stage = self.stage.value
+        active = tf.cast(stage > 0, tf.float32)
+        loss = fsa_loss(step.maps, self.masks, self.counts, step.class_indices,
+                        tf.maximum(stage, 1), 1.0, self.reg, self.fit_loss)
+        return {"fsa_loss": self.weight * active * loss}
+
+    def statistics(self, step):
+        if not self.cam_alive:
+            return {}
+        true_maps = tf.gather(step.maps, step.class_indices, axis=3, batch_dims=1)
+        positive = tf.reduce_sum(tf.cast(true_maps > 0, tf.float32))
+        return {"cam_alive": (positive, tf.cast(tf.size(true_maps), tf.float32))}
+
+    def get_config(self):
+        stage = self.initial_stage if self.stage is None else int(self.stage.numpy())
+        return {"masks": self.masks.tolist(), "counts": self.counts.tolist(),
+                "weight": self.weight, "reg": self.reg, "stage": stage,
+                "fit_loss": self.fit_loss, "mask_peak": self.mask_peak,
+                "on_grid": self.on_grid}
