@@ -200,11 +200,9 @@ class GradCAM:
             return logits
         return head_values
 
-    def __call__(self, images, class_index=None, training=False):
-        image = images
-        if isinstance(images, dict):
-            image = next(v for v in images.values() if len(v.shape) == 4)
-        size = tf.shape(image)[1:3]
+    def gradients(self, images, class_index=None, training=False):
+        """Features A (B, h, w, C), gradients dS/dA (float32), class scores
+        S (B, K) and the explained classes (B,) int32."""
         with tf.GradientTape() as tape:
             features, head_values = self.tapped(images, training=training)
             tape.watch(features)
@@ -213,10 +211,19 @@ class GradCAM:
                 class_index = tf.argmax(scores, axis=-1)
             class_index = tf.cast(tf.reshape(class_index, (-1,)), tf.int32)
             chosen = tf.gather(scores, class_index, axis=1, batch_dims=1)
+            # Images do not interact, so the sum's gradient is per image.
             total = tf.reduce_sum(chosen)
         grads = tape.gradient(total, features)
-        features = tf.cast(features, tf.float32)
-        weights = tf.reduce_mean(tf.cast(grads, tf.float32), axis=(1, 2), keepdims=True)
+        return (tf.cast(features, tf.float32), tf.cast(grads, tf.float32), scores,
+                class_index)
+
+    def __call__(self, images, class_index=None, training=False):
+        image = images
+        if isinstance(images, dict):
+            image = next(v for v in images.values() if len(v.shape) == 4)
+        size = tf.shape(image)[1:3]
+        features, grads, _, _ = self.gradients(images, class_index, training)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
         cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1, keepdims=True))
         cam = tf.image.resize(cam, size, method="bilinear")[..., 0]
         return tf.stop_gradient(normalize_maps(cam))

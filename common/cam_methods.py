@@ -62,23 +62,6 @@ class GradientCAM(GradCAM):
         """(B, h, w) map from features and gradients, both float32 (B, h, w, C)."""
         raise NotImplementedError
 
-    def gradients(self, images, class_index=None, training=False):
-        """Features A (B, h, w, C), gradients dS/dA (float32), class scores
-        S (B, K) and the explained classes (B,) int32."""
-        with tf.GradientTape() as tape:
-            features, head_values = self.tapped(images, training=training)
-            tape.watch(features)
-            scores = self.scores(head_values)
-            if class_index is None:
-                class_index = tf.argmax(scores, axis=-1)
-            class_index = tf.cast(tf.reshape(class_index, (-1,)), tf.int32)
-            chosen = tf.gather(scores, class_index, axis=1, batch_dims=1)
-            # Images do not interact, so the sum's gradient is per image.
-            total = tf.reduce_sum(chosen)
-        grads = tape.gradient(total, features)
-        return (tf.cast(features, tf.float32), tf.cast(grads, tf.float32), scores,
-                class_index)
-
     def __call__(self, images, class_index=None, training=False):
         size = tf.shape(_image(images))[1:3]
         features, grads, _, _ = self.gradients(images, class_index, training)

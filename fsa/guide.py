@@ -1,11 +1,13 @@
 """``ForcedSpatialAttention``: the FSA loss as a guide, on any CAM classifier."""
 
+import sys
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from common.guidance import Guide
-from common.receptive_field import receptive_field_geometry
+from common.receptive_field import receptive_field_or_centres
 from fsa.losses import FITS, fsa_loss
 from fsa.masks import masks_on_grid
 
@@ -54,7 +56,9 @@ class ForcedSpatialAttention(Guide):
         layer = model.cam_source.feature_layer
         grid = tuple(layer.output.shape[1:3])
         if not self.on_grid:
-            geometry = receptive_field_geometry(model.view, layer)
+            geometry, note = receptive_field_or_centres(model.view, layer)
+            if note:  # e.g. a layer that resizes the map: masks land on cell centres
+                print(f"ForcedSpatialAttention: note: {note}", file=sys.stderr)
             self.masks = masks_on_grid(self.masks, geometry, model.view.inputs[0].shape[1:3],
                                        self.mask_peak)
             self.on_grid = True

@@ -151,3 +151,25 @@ def test_subclassed_models_are_refused_in_one_line():
 
     with pytest.raises(TypeError, match="neither functional nor Sequential"):
         common.GuidedClassifier(Mine())
+
+
+@pytest.mark.parametrize("application, input_range", [
+    ("ResNet50", "0-1"), ("EfficientNetV2B0", "0-255")])
+def test_cams_of_nested_applications_decompose_their_logits(application, input_range):
+    """keras.applications models (weights=None) nested in a logits head:
+    the step's CAMs have the logits as spatial means, and a float32 HNC
+    term is computed on them."""
+    kwargs = {"include_preprocessing": True} if input_range == "0-255" else {}
+    backbone = getattr(keras.applications, application)(
+        input_shape=(64, 64, 3), include_top=False, weights=None, **kwargs)
+    inputs = keras.Input((64, 64, 3))
+    logits = keras.layers.Dense(C)(keras.layers.GlobalAveragePooling2D()(backbone(inputs)))
+    network = with_input_range(keras.Model(inputs, logits), input_range)
+    model = common.GuidedClassifier(network, hnc_weight=0.1, hnc_k=1)
+    assert model.cam_source.feature_layer is backbone
+    x, y, _ = _batch(4, size=64)
+    step = model.step(x, y)
+    np.testing.assert_allclose(step.cams.numpy().mean(axis=(1, 2)), network(x).numpy(),
+                               rtol=1e-4, atol=1e-4)
+    total, count = model.guides[0].terms(step)["hnc_loss"]
+    assert np.isfinite(float(total)) and float(count) == 4
