@@ -146,6 +146,7 @@ def test_two_workers_evaluate_their_shares_and_equal_one_process(tmp_path, small
     and 19); the chief's metrics.json and predictions.csv equal one
     process's evaluation of its model.keras on the same test table."""
     from common import data as datalib
+    from common.cam_sources import as_probabilities
     from common.train import COMMAND
     from common.training.entry import parse, trainer_of
     from common.training.harness import load_data
@@ -165,8 +166,9 @@ def test_two_workers_evaluate_their_shares_and_equal_one_process(tmp_path, small
     args = parse(COMMAND, argv + ["--output", str(tmp_path / "one")])
     data = load_data(args, trainer_of(COMMAND))
     network = keras.saving.load_model(run / "model.keras")
-    expected = network.predict(datalib.make_dataset(data.test, data.classes, args.image_size,
-                                                    args.batch_size, cache=False), verbose=0)
+    expected = as_probabilities(network.predict(datalib.make_dataset(
+        data.test, data.classes, args.image_size, args.batch_size, cache=False), verbose=0),
+        network)
     written = pd.read_csv(run / "predictions.csv", dtype={"label": str, "predicted": str})
     assert written["path"].tolist() == data.test["path"].tolist()
     assert written["predicted"].tolist() == [data.classes[i] for i in expected.argmax(-1)]
