@@ -6,6 +6,7 @@ to width - 1, height - 1); an image is correct when its best IoU over its
 ground-truth boxes reaches delta."""
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -45,50 +46,82 @@ def _single_contour_box(binary, width, height):
     return np.array([[x, y, min(x + w, width - 1), min(y + h, height - 1)]], np.int64)
 
 
+_BUFFERS = threading.local()
+
+
+def _stack_buffer(levels, height, width):
+    """A zeroed (levels, height + 1, width) uint8 image per thread, reused
+    from map to map: its separator rows are never written, so they stay
+    zero, and no multi-megabyte array is allocated and faulted in per map."""
+    shape = (levels, height + 1, width)
+    stacked = getattr(_BUFFERS, "stacked", None)
+    if stacked is None or stacked.shape != shape:
+        stacked = _BUFFERS.stacked = np.zeros(shape, np.uint8)
+    return stacked
+
+
+def _quantised(score_map, thresholds):
+    """The protocol's ``uint8(map * 255)`` and its levels ``int(tau * max)``."""
+    image = (np.asarray(score_map) * 255).astype(np.uint8)
+    return image, (np.asarray(thresholds, np.float64) * image.max()).astype(np.int64)
+
+
+def _all_contour_boxes(image, levels):
+    """(boxes (K, 4), levels' indices (K,)) of every contour of ``image >
+    level`` over all levels, right and bottom clipped to width - 1, height - 1.
+
+    The binary maps of all levels are stacked into one image, separated by
+    rows of zeros (no contour crosses a zero row, and what touches a map's
+    edge touches the background as before), and traced with one
+    ``findContours`` call: the protocol's contours, from one pass."""
+    height, width = image.shape
+    stacked = _stack_buffer(len(levels), height, width)
+    for tile, level in zip(stacked, levels):  # 0/255 traces faster than 0/1
+        cv2.threshold(image, int(level), 255, cv2.THRESH_BINARY, dst=tile[:height])
+    contours = cv2.findContours(stacked.reshape(-1, width), cv2.RETR_LIST,
+                                cv2.CHAIN_APPROX_SIMPLE)[0]
+    if not len(contours):
+        return np.zeros((0, 4), np.int64), np.zeros(0, np.int64)
+    boxes = _bounding_boxes(contours)
+    tiles = boxes[:, 1] // (height + 1)
+    boxes[:, [1, 3]] -= (tiles * (height + 1))[:, None]
+    np.minimum(boxes[:, 2:], [width - 1, height - 1], out=boxes[:, 2:])
+    return boxes, tiles
+
+
 def boxes_at_thresholds(score_map, thresholds, multi_contour=True):
     """Per threshold tau, the boxes of the contours of ``uint8(map * 255) >
     int(tau * max)``: all of them, or the largest (contour area) only;
     right and bottom clipped to width - 1, height - 1; ``[[0, 0, 0, 0]]``
     where nothing is above tau. The protocol's algorithm
-    (``fam.wsol_reference``) with the same boxes.
-
-    With all contours, the binary maps of every threshold are stacked into
-    one image, separated by rows of zeros (no contour crosses a zero row,
-    and what touches a map's edge touches the background as before), and
-    traced with one ``findContours`` call; the boxes of all contours are
-    computed at once."""
-    image = (np.asarray(score_map) * 255).astype(np.uint8)
+    (``fam.wsol_reference``) with the same boxes."""
+    image, levels = _quantised(score_map, thresholds)
     height, width = image.shape
-    levels = (np.asarray(thresholds, np.float64) * image.max()).astype(np.int64)
     if not multi_contour:
         return [_single_contour_box(cv2.threshold(image, int(level), 255,
                                                   cv2.THRESH_BINARY)[1], width, height)
                 for level in levels]
-    stacked = np.zeros((len(levels), height + 1, width), np.uint8)
-    for tile, level in zip(stacked, levels):  # 0/255 traces faster than 0/1
-        cv2.threshold(image, int(level), 255, cv2.THRESH_BINARY, dst=tile[:height])
-    contours = cv2.findContours(stacked.reshape(-1, width), cv2.RETR_LIST,
-                                cv2.CHAIN_APPROX_SIMPLE)[0]
-    boxes = np.zeros((0, 4), np.int64)
-    tiles = np.zeros(0, np.int64)
-    if len(contours):
-        boxes = _bounding_boxes(contours)
-        tiles = boxes[:, 1] // (height + 1)
-        boxes[:, [1, 3]] -= (tiles * (height + 1))[:, None]
-        boxes[:, 2] = np.minimum(boxes[:, 2], width - 1)
-        boxes[:, 3] = np.minimum(boxes[:, 3], height - 1)
+    boxes, tiles = _all_contour_boxes(image, levels)
     order = np.argsort(tiles, kind="stable")
-    boxes, tiles = boxes[order], tiles[order]
-    cuts = np.searchsorted(tiles, np.arange(1, len(levels)))
+    cuts = np.searchsorted(tiles[order], np.arange(1, len(levels)))
     return [part if len(part) else np.zeros((1, 4), np.int64)
-            for part in np.split(boxes, cuts)]
+            for part in np.split(boxes[order], cuts)]
+
+
+_NO_BOX = np.zeros((1, 4), np.int64)
 
 
 def _best_iou_per_threshold(score_map, gt, thresholds, multi_contour):
-    per_tau = boxes_at_thresholds(score_map, thresholds, multi_contour)
-    counts = [len(b) for b in per_tau]
-    ious = iou_matrix(np.concatenate(per_tau), gt).max(axis=1)
-    return np.maximum.reduceat(ious, np.cumsum([0] + counts[:-1]))  # (taus,)
+    """(taus,) best IoU with ``gt`` of the boxes at each threshold: the IoU
+    of all contours' boxes at once, the maximum taken per level in place."""
+    if not multi_contour:
+        boxes = np.concatenate(boxes_at_thresholds(score_map, thresholds, False))
+        return iou_matrix(boxes, gt).max(axis=1)  # one box per level
+    boxes, tiles = _all_contour_boxes(*_quantised(score_map, thresholds))
+    best = np.full(len(thresholds), -1.0)
+    np.maximum.at(best, tiles, iou_matrix(boxes, gt).max(axis=1))
+    best[best < 0] = iou_matrix(_NO_BOX, gt).max()  # levels with no contour
+    return best
 
 
 def cam_thresholds(cam_curve_interval):

@@ -5,16 +5,19 @@ import os
 import sys
 
 import keras
+import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from common import data as datalib
 from common.cam_sources import as_probabilities
 from common.io import atomic_write, write_json
-from common.training import run_exports, runfolder
+from common.training import run_exports, runfolder, workers
 from common.training.chance_guard import at_chance, chance_accuracy
 from common.training.metrics import classification_metrics
 from common.training.plots import save_confusion_matrix
 from common.training.progress import PredictProgress, native_logs_off
+from common.training.sharded_predict import gather_rows, shard_rows
 from common.training.tensorboard_logs import write_run_summary
 
 
@@ -29,17 +32,17 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     runfolder.save_model(network, os.path.join(run, "model.keras"))
     if chief:
         write_exports(command, args, network, run, test_set)
-    probabilities = network.predict(
-        test_set, verbose=0, callbacks=[PredictProgress(
-            len(data.test), args.batch_size, f"{data.evaluated_on} set",
-            args.verbose if chief else 0)])
+    probabilities = test_probabilities(command, args, data, network, dataset, test_set,
+                                       model.distribute_strategy if multi_worker else None,
+                                       chief)
     probabilities = as_probabilities(probabilities, network)  # a logits network's too
     y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
     metrics = classification_metrics(y_true, probabilities, data.classes, data.multi_label)
     metrics["evaluated_on"] = data.evaluated_on
     metrics["kept_epoch"] = kept["epoch"]
     metrics["kept_by"] = f"best {kept['metric']}" if kept["metric"] else "last epoch"
-    metrics.update(trainer.extra_metrics(args, network, data, probabilities))
+    if chief:  # another worker's metrics.json goes to a folder that is removed
+        metrics.update(trainer.extra_metrics(args, network, data, probabilities))
     write_json(os.path.join(run, "metrics.json"), metrics)
     write_run_summary(os.path.join(run, "tensorboard", "test"),
                       {**vars(args), "method": command.method}, metrics, args.epochs)
@@ -59,6 +62,30 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
         print(f"{command.method}: {data.evaluated_on} accuracy {metrics['accuracy']:.4f}; "
               f"wrote {run}", file=sys.stderr)
     return run
+
+
+def test_probabilities(command, args, data, network, dataset, test_set, strategy, chief):
+    """The network's probabilities on the test table (N x C, in its order).
+    Under a multi-worker ``strategy`` each worker predicts its share of the
+    rows and the shares are all-gathered (``sharded_predict``), so the work
+    is split and every worker gets what one process would have predicted."""
+    index, count = workers.share() if strategy else (0, 1)
+    rows = shard_rows(len(data.test), index, count)
+    table = data.test.iloc[rows] if strategy else data.test
+    progress = PredictProgress(len(table), args.batch_size, f"{data.evaluated_on} set",
+                               args.verbose if chief else 0)
+    local = (network.predict(dataset(table, cache=False) if strategy else test_set,
+                             verbose=0, callbacks=[progress]) if len(table)
+             else np.zeros((0, len(data.classes)), np.float32))
+    if strategy is None:
+        return local
+    try:
+        return gather_rows(strategy, rows, np.asarray(local, np.float32), len(data.test))
+    except tf.errors.UnavailableError as error:  # a peer worker stopped
+        print(f"{command.method}: error: another worker stopped during the final "
+              f"evaluation ({str(error).splitlines()[0][:160]}); model.keras is saved, the "
+              "test metrics are not", file=sys.stderr)
+        sys.exit(1)
 
 
 def chance_failure(command, args, data, run, epoch):
@@ -117,7 +144,7 @@ def write_predictions(path, table, probabilities, class_names):
 
 def local_copy(network):
     """The network rebuilt outside any strategy, with the trained weights:
-    every worker can then predict the whole test set on its own."""
+    every worker can then predict its share of the test set on its own."""
     copy = keras.models.clone_model(network)
     copy.set_weights(network.get_weights())
     return copy

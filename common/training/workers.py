@@ -34,6 +34,15 @@ def is_chief():
                                                and not has_chief)
 
 
+def share():
+    """(index, count): this process's place among the chief and worker
+    tasks (the chief first), e.g. for its share of the test rows."""
+    kind, index, count = task()
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    has_chief = bool((config.get("cluster") or {}).get("chief"))
+    return (0 if kind in (None, "chief") else index + has_chief), count
+
+
 def worker_folder(output):
     """Where this process writes: ``output`` on the chief, elsewhere a
     temporary folder named after the run and the task, emptied first, so a

@@ -77,3 +77,20 @@ def test_an_uneven_batch_of_7_on_2_replicas_equals_1_replica(mirrored):
     assert h1["hnc_loss"][0] == pytest.approx(h2["hnc_loss"][0], rel=1e-5)
     # The mean of the per-replica means would differ: that is what is avoided.
     assert not np.allclose(single[0], start[0])
+
+
+def test_final_predictions_on_2_replicas_equal_1_replica(mirrored):
+    """The final evaluation under ``mirrored`` needs no code of its own:
+    ``predict`` of a network built in the strategy's scope splits every
+    batch over the replicas (7 rows in batches of 4: 2 + 2, then 2 + 1) and
+    returns the rows in order, equal to the same weights outside it."""
+    from common.training.final import local_copy
+    with mirrored.scope():
+        network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), 4)
+    x = np.random.default_rng(6).random((7, 16, 16, 3)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    two = network.predict(data, verbose=0)
+    one = local_copy(network).predict(data, verbose=0)
+    assert network.distribute_strategy.num_replicas_in_sync == 2 and two.shape == (7, 4)
+    assert np.abs(one - one[::-1]).max() > 1e-4  # rows out of order would show
+    np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-7)

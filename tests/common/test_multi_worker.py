@@ -29,6 +29,13 @@ def keep(model, path):
     np.savez(os.environ["WEIGHTS_OUT"], *model.get_weights())
     save_model(model, path)
 runfolder.save_model = keep
+if os.environ.get("SHARE_OUT"):  # records the test rows this worker predicted
+    from common.training import final
+    gather = final.gather_rows
+    def record(strategy, rows, values, count):
+        np.savez(os.environ["SHARE_OUT"], rows=rows, predicted=len(values))
+        return gather(strategy, rows, values, count)
+    final.gather_rows = record
 sys.argv = sys.argv[1:]
 runpy.run_module(sys.argv[0], run_name="__main__")
 """
@@ -53,6 +60,7 @@ def start_workers(module, output, argv, tmp_path, count=2, tag="w"):
     for index in range(count):
         env = {**os.environ, "PYTHONPATH": ROOT, "TMPDIR": str(scratch),
                "WEIGHTS_OUT": str(tmp_path / f"{tag}{index}.npz"),
+               "SHARE_OUT": str(tmp_path / f"{tag}{index}-share.npz"),
                "TF_CONFIG": json.dumps({"cluster": cluster,
                                         "task": {"type": "worker", "index": index}})}
         processes.append(subprocess.Popen(
@@ -130,6 +138,48 @@ def test_two_workers_equal_one_process_with_two_replicas(tmp_path, mirrored, mod
     assert (run / "model.keras").is_file() and (run / "metrics.json").is_file()
     assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1]
     assert list((tmp_path / "tmp").glob("attention-*")) == []
+
+
+def test_two_workers_evaluate_their_shares_and_equal_one_process(tmp_path, small_demo,
+                                                                demo_settings):
+    """Each worker predicts half the test rows (an odd count: shares of 20
+    and 19); the chief's metrics.json and predictions.csv equal one
+    process's evaluation of its model.keras on the same test table."""
+    from common import data as datalib
+    from common.cam_sources import as_probabilities
+    from common.train import COMMAND
+    from common.training.entry import parse, trainer_of
+    from common.training.harness import load_data
+    from common.training.metrics import classification_metrics
+    source = small_demo("digits", 12)
+    table = pd.read_csv(source)
+    odd = os.path.join(os.path.dirname(source), "small-12-odd-test.csv")
+    table.drop(table.index[table["split"] == "test"][-1]).to_csv(odd, index=False)
+    argv = ["--data", odd, "--config", demo_settings(COMMAND), "--epochs", "1",
+            "--image-size", "16", "--batch-size", "16"]
+    run = tmp_path / "run"
+    for code, _, err in finish(start_workers("common.train", run, argv, tmp_path)):
+        assert code == 0, err[-3000:]
+    shares = [np.load(tmp_path / f"w{i}-share.npz") for i in range(2)]
+    assert [s["rows"].tolist() for s in shares] == [list(range(0, 39, 2)), list(range(1, 39, 2))]
+    assert [int(s["predicted"]) for s in shares] == [20, 19]
+    args = parse(COMMAND, argv + ["--output", str(tmp_path / "one")])
+    data = load_data(args, trainer_of(COMMAND))
+    network = keras.saving.load_model(run / "model.keras")
+    expected = as_probabilities(network.predict(datalib.make_dataset(
+        data.test, data.classes, args.image_size, args.batch_size, cache=False), verbose=0),
+        network)
+    written = pd.read_csv(run / "predictions.csv", dtype={"label": str, "predicted": str})
+    assert written["path"].tolist() == data.test["path"].tolist()
+    assert written["predicted"].tolist() == [data.classes[i] for i in expected.argmax(-1)]
+    # Rows differ by far more than the tolerance: rows out of order would show.
+    assert np.abs(expected - expected[::-1]).max() > 1e-4
+    np.testing.assert_allclose(written[[f"p_{c}" for c in data.classes]].to_numpy(), expected,
+                               rtol=1e-5, atol=1e-7)
+    metrics = json.loads((run / "metrics.json").read_text())
+    want = classification_metrics(datalib.encode_labels(data.test, data.classes), expected,
+                                  data.classes)
+    assert metrics["num_images"] == 39 and {k: metrics[k] for k in want} == want
 
 
 def test_every_other_trainer_takes_a_two_worker_step(tmp_path, small_demo, demo_settings):

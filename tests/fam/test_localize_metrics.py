@@ -122,6 +122,34 @@ def test_box_accuracy_is_the_protocols_at_every_threshold_on_maps_with_many_cont
     assert 0 < got["max_box_acc_v2_pct"] < 100  # the mix is neither trivial nor hopeless
 
 
+def test_box_accuracy_is_the_protocols_with_empty_levels_holes_and_a_box_at_the_origin():
+    """The cases the one-pass tracing handles apart: levels where nothing is
+    above tau (the protocol's [0, 0, 0, 0] box, right for a 1x2 box at the
+    origin), a ring whose hole is the best box, blobs touching the edges,
+    checkerboard pixels (8-connected foreground, 4-connected holes), and a
+    map whose buffer shape differs from the previous one's."""
+    from fam.wsol_reference import box_accuracy
+    ring = np.zeros((30, 40))
+    ring[5:25, 5:35] = 1.0
+    ring[9:21, 9:31] = 0.0
+    ring[12:18, 15:25] = 0.5  # an island in the hole, dimmer
+    peak = np.zeros((30, 40))
+    peak[0, 0], peak[29, 39] = 1.0, 0.3
+    checker = np.indices((30, 40)).sum(axis=0) % 2 * 0.8
+    checker[10:20, 10:20] = 1.0
+    edges = np.zeros((30, 40))
+    edges[:, :3], edges[-4:, :] = 0.9, 0.6
+    maps = [ring, peak, checker, edges, np.zeros((30, 40)), np.zeros((20, 20))]
+    gts = [np.array([[8, 8, 31, 21]]), np.array([[0, 0, 0, 1]]),
+           np.array([[10, 10, 19, 19], [0, 0, 39, 29]]), np.array([[0, 0, 2, 26]]),
+           np.array([[0, 0, 0, 1]]), np.array([[0, 0, 1, 0]])]
+    got = max_box_acc(maps, gts, cam_curve_interval=0.05)["box_acc_pct"]
+    assert got == box_accuracy(maps, gts, cam_curve_interval=0.05)
+    # the empty maps score with the [0, 0, 0, 0] box (IoU 0.5); the left
+    # strip is right only once the bottom one (0.6 of 0.9) drops out
+    assert min(got[30]) > 0 and got[70] == [100 * 2 / 6] * 14 + [100 * 3 / 6] * 6
+
+
 def test_ground_truth_boxes_are_rescaled_and_truncated_as_the_protocol_does(tmp_path):
     import cv2
     import pandas as pd

@@ -65,3 +65,4 @@ def test_streamed_metrics_equal_whole_set_metrics_for_any_batch_size(tmp_path):
         np.testing.assert_allclose(kept[3]["map"], maps[3], atol=1e-5)
         np.testing.assert_allclose(kept[3]["image"], images[3].numpy(), atol=1e-6)
         assert kept[2]["gts"].tolist() == gts[2].tolist()
+        assert kept[1]["box"] == box_from_map(kept[1]["map"], threshold)  # scored in a thread
