@@ -18,7 +18,7 @@ COMMANDS = {"attention-train": "common.train", "agnet-train": "agnet.train",
             "fsa-train": "fsa.train", "distraction-train": "distraction.train",
             "fam-train": "fam.train", "agnet-predict": "agnet.predict",
             "fam-evaluate": "fam.evaluate", "attention-explain": "common.explain",
-            "attention-report": "common.report"}
+            "attention-evaluate": "common.evaluate", "attention-report": "common.report"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

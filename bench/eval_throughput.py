@@ -67,9 +67,9 @@ def main():
     from common.training.final import write_predictions
     from common.training.metrics import classification_metrics
     from common.training.progress import PredictProgress
-    from fam.accumulators import BoxAccuracy, LocalizationCounts
-    from fam.boxes import box_from_map
-    from fam.localization import evaluate_localization, map_function, scaled_boxes
+    from common.wsol_accumulators import BoxAccuracy, LocalizationCounts, scaled_boxes
+    from common.wsol_metrics import box_from_map
+    from fam.localization import evaluate_localization, map_function
     table, classes, network = setup(args.images, args.size)
     labels = encode_labels(table, classes)
     gts = scaled_boxes(table, args.size)

@@ -1,5 +1,6 @@
-"""More map sources beside ``common.cam``'s CAM and Grad-CAM: Grad-CAM++,
-LayerCAM, XGrad-CAM and Score-CAM, batched and in-graph.
+"""More map sources beside ``common.cam``'s Grad-CAM: Grad-CAM++, LayerCAM,
+XGrad-CAM, Score-CAM and the class activation map itself, batched and
+in-graph.
 
 Each is called like ``GradCAM``: ``Method(model, layer=None)(images,
 class_index=None, training=False)`` returns (B, H, W) float32 heatmaps in
@@ -22,11 +23,14 @@ References:
     Jiang et al., LayerCAM, IEEE TIP 2021.
     Fu et al., Axiom-based Grad-CAM (XGrad-CAM), BMVC 2020.
     Wang et al., Score-CAM, CVPR Workshops 2020.
+    Zhou et al., Learning Deep Features for Discriminative Localization,
+    CVPR 2016 (CAM).
 """
 
 import tensorflow as tf
 
-from common.cam import GradCAM, normalize_maps
+from common.cam import GradCAM, functional_view, normalize_maps, tap_model
+from common.cam_sources import describe_heads, find_cam_source
 from common.chunked import predict_in_chunks
 
 
@@ -161,7 +165,44 @@ class ScoreCAM(GradCAM):
         return tf.stop_gradient(normalize_maps(tf.nn.relu(cam)))
 
 
-# Map sources by name (the --maps names of an evaluation command).
+class ClassActivationMap:
+    """The class activation map (Zhou et al., CVPR 2016) of a head that
+    decomposes its logits into maps (``common.cam_sources``: GAP -> Dense,
+    1x1 conv CAM -> GAP): the explained class's map, whose spatial mean is
+    its logit, bilinearly resized to the input and min-max normalised per
+    image, negative values included (Grad-CAM of a GAP -> Dense head is
+    its ReLU). One forward pass, no gradient.
+
+    Called like ``GradCAM``; ``layer``, if given, must be the layer the head
+    reads. ValueError for a model whose head is of another kind.
+    """
+
+    def __init__(self, model, layer=None):
+        model = functional_view(getattr(model, "network", model))
+        source = find_cam_source(model)
+        if source is None:
+            raise ValueError(f"CAM: model '{model.name}' has no head whose logits decompose "
+                             f"into class maps; expected {describe_heads()}")
+        if layer is not None and layer not in (source.feature_layer,
+                                               source.feature_layer.name):
+            raise ValueError(f"CAM: the head of model '{model.name}' reads layer "
+                             f"'{source.feature_layer.name}', not {layer!r}")
+        self.model, self.source = model, source
+        self.tapped = tap_model(model, source.feature_layer)
+
+    def __call__(self, images, class_index=None, training=False):
+        size = tf.shape(_image(images))[1:3]
+        features, outputs = self.tapped(images, training=training)
+        cams = self.source.cams(features)  # (B, h, w, K), float32
+        if class_index is None:
+            class_index = tf.argmax(outputs, axis=-1)
+        class_index = tf.cast(tf.reshape(class_index, (-1,)), tf.int32)
+        chosen = tf.gather(tf.transpose(cams, (0, 3, 1, 2)), class_index, axis=1,
+                           batch_dims=1)
+        return tf.stop_gradient(normalize_maps(_resized(chosen, size)))
+
+
+# Map sources by name (the --maps names of common.evaluate).
 MAP_SOURCES = {"gradcam": GradCAM, "gradcampp": GradCAMPlusPlus, "layercam": LayerCAM,
-               "xgradcam": XGradCAM, "scorecam": ScoreCAM}
+               "xgradcam": XGradCAM, "scorecam": ScoreCAM, "cam": ClassActivationMap}
 

@@ -2,7 +2,8 @@
 self-contained HTML page (images embedded) comparing runs side by side: the
 settings that differ, one metrics table, training curves, the confusion
 matrices and the same validation images' CAM pictures per run. Runs of
-different methods on the same data compare too."""
+different methods on the same data compare too. With ``--evaluations``,
+the explanation metrics of ``attention-evaluate`` folders side by side."""
 
 import argparse
 import base64
@@ -14,6 +15,7 @@ import sys
 
 import common
 from common.io import read_yaml, write_text
+from common.report_evaluations import attach_evaluations, evaluation_rows, evaluation_warning
 from common.training.cli import Parser, fail, program
 
 # (label, path in metrics.json): the methods' own numbers beside the common ones.
@@ -135,9 +137,12 @@ def data_warning(runs):
         f"{r['name']}: {data_of(r)}" for r in runs) + "): their metrics do not compare.")
 
 
-def build_report(folders):
-    """The HTML of the comparison of the run folders ``folders``."""
-    return report_page([read_run(folder) for folder in folders])
+def build_report(folders, evaluations=()):
+    """The HTML of the comparison of the run folders ``folders`` (and the
+    ``attention-evaluate`` folders ``evaluations`` of their models)."""
+    runs = [read_run(folder) for folder in folders]
+    attach_evaluations(evaluations, runs, ReportError)
+    return report_page(runs)
 
 
 def report_page(runs):
@@ -169,6 +174,7 @@ def report_page(runs):
              '<section id="metrics"><h2>Metrics</h2>' + _table(
                  ["metric", *names], [(label, *(number(v) for v in vs))
                                       for label, vs in metric_rows]) + "</section>",
+             _evaluation_section(runs, names, number),
              '<section id="curves"><h2>Training curves</h2><p>Solid: training; dashed: '
              'validation.</p><div class="grid">' + "".join(
                  f"<figure>{_image(png, column)}</figure>" for column, png in _curves(runs))
@@ -189,11 +195,28 @@ def report_page(runs):
             f"{common.__version__}</footer></body></html>")
 
 
+def _evaluation_section(runs, names, number):
+    """The explanation metrics of the runs that have an evaluation, or ''."""
+    if not any(run.get("evaluation") for run in runs):
+        return ""
+    warning = evaluation_warning(runs)
+    return ('<section id="explanations"><h2>Explanation metrics (attention-evaluate)</h2>'
+            + (f'<p class="failed">{_text(warning)}</p>' if warning else "")
+            + "<p>Deletion, insertion and confidence explain the predicted class; pointing "
+            "games and localisation the true class.</p>"
+            + _table(["metric", *names], [(label, *(number(v) for v in values))
+                                          for label, values in evaluation_rows(runs)])
+            + "</section>")
+
+
 def main(argv=None):
     parser = Parser(prog=program("attention-report", "common.report"), description=__doc__,
                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {common.__version__}")
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders to compare")
+    parser.add_argument("--evaluations", nargs="+", default=[], metavar="EVAL",
+                        help="attention-evaluate --out folders of the runs' models: their "
+                             "explanation metrics side by side")
     parser.add_argument("--out", default="report.html", help="the HTML file to write")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     args = parser.parse_args(argv)
@@ -202,7 +225,9 @@ def main(argv=None):
             raise ReportError(f"--out: '{args.out}' exists already; pass --overwrite to "
                               "replace it")
         runs = [read_run(folder) for folder in args.runs]
-        page, warning = report_page(runs), data_warning(runs)
+        attach_evaluations(args.evaluations, runs, ReportError)
+        page = report_page(runs)
+        warning = " ".join(w for w in (data_warning(runs), evaluation_warning(runs)) if w)
     except (ValueError, OSError) as error:  # ReportError, a run's files not plain YAML/JSON
         fail(parser.prog, error)
     write_text(args.out, page)

@@ -100,7 +100,7 @@ def draw(prefix, row, picture, probabilities, classes, kind, threshold):
     """``prefix<image name>.png``: the image, its map, the predicted (yellow)
     and ground-truth (green) boxes."""
     from common.training.plots import save_figure, single_figure
-    from fam.metrics import iou_matrix
+    from common.wsol_metrics import iou_matrix
     what = "foreground map" if kind == "fam" else "CAM of the true class"
     box, gts = picture["box"], picture["gts"]
     predicted, truth = int(probabilities.argmax()), row["labels"][0]

@@ -1,7 +1,7 @@
 """A line-by-line port of the WSOL protocol's reference code (Choe et al.,
 CVPR 2020, clovaai/wsolevaluation ``evaluation.py``: ``resize_bbox``,
 ``compute_bboxes_from_scoremaps``, ``BoxEvaluator``, ``MaskEvaluator``),
-kept as the slow reference that ``fam.metrics`` is tested and benchmarked
+kept as the slow reference that ``common.wsol_metrics`` is tested and benchmarked
 against. Not used by the toolkit itself."""
 
 import cv2

@@ -22,7 +22,7 @@ PACKAGES = ("common", "agnet", "fsa", "distraction", "fam")
 METHODS = PACKAGES[1:]
 # common's layers, highest first; a module may import only from lower layers.
 COMMON_LAYERS = (
-    grimp.Layer("train", "explain", "report"),           # the commands
+    grimp.Layer("train", "explain", "evaluate", "report"),  # the commands
     grimp.Layer("training"),                              # harness, CLI, callbacks
     grimp.Layer("classifier", "data", "saving", independent=True),
     grimp.Layer("cam", "losses", "layers", "backbones", independent=True),

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.xdist_group("test_package")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = {"common", "agnet", "fsa", "distraction", "fam"}
 SCRIPTS = ("attention-train", "agnet-train", "fsa-train", "distraction-train", "fam-train",
-           "agnet-predict", "fam-evaluate", "attention-explain", "attention-report")
+           "agnet-predict", "fam-evaluate", "attention-explain", "attention-evaluate",
+           "attention-report")
 
 
 @pytest.fixture(scope="session")
@@ -100,9 +101,9 @@ def _script(site, script, *args, cwd=None, timeout=600):
 def test_console_scripts_exit_0_on_success_and_2_on_a_bad_argument(installed, tmp_path,
                                                                      small_demo):
     """The installed commands as a shell sees them: a tiny real training,
-    Grad-CAM pictures, the WSOL metrics and a report of it end with status
-    0 (the trainers without a cheap run answer --help with 0, above); a bad
-    argument is one line and status 2."""
+    Grad-CAM pictures, the WSOL and explanation metrics and a report of it
+    end with status 0 (the trainers without a cheap run answer --help with
+    0, above); a bad argument is one line and status 2."""
     _, site = installed
     for script in SCRIPTS:
         done = _script(site, script, "--no-such-flag", timeout=60)
@@ -131,5 +132,11 @@ def test_console_scripts_exit_0_on_success_and_2_on_a_bad_argument(installed, tm
     metrics = json.loads((tmp_path / "wsol" / "metrics.json").read_text())
     test_rows = pd.read_csv(small_demo("wsol", 4)).query("split == 'test'")["path"].nunique()
     assert metrics["split"] == "test" and metrics["images"] == test_rows
+    done = _script(site, "attention-evaluate", "--model", str(run / "model.keras"), "--data",
+                   small_demo("wsol", 4), "--out", str(tmp_path / "explained-metrics"),
+                   "--maps", "cam", "--steps", "2", "--pictures", "1", "--verbose", "0")
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "explained-metrics" / "metrics.json").read_text())
+    assert metrics["images"] == test_rows and "pointing_game_pct" in metrics["maps"]["cam"]
     done = _script(site, "attention-report", str(run), "--out", str(tmp_path / "r.html"))
     assert done.returncode == 0 and (tmp_path / "r.html").is_file(), done.stderr[-3000:]

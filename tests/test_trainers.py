@@ -142,6 +142,11 @@ def test_exports_match_keras_and_the_saved_model_needs_only_tensorflow(mixed_run
         assert all(0 <= r["max_abs_difference"] <= 1e-4 and r["images_checked"] >= 1
                    for r in report.values()), (name, report)
         assert all(os.path.exists(os.path.join(run, r["path"])) for r in report.values())
+        explain = [r["explain"] for r in report.values()]  # probabilities and heatmap
+        if name == "agnet":  # two inputs: no explain outputs, and exports.json says why
+            assert all("single-input" in e["unsupported"] for e in explain), explain
+        else:
+            assert all(e["max_abs_difference"] <= 1e-4 for e in explain), (name, explain)
         inputs, expected = _inputs_and_expected(name, run, folder / "regions")
         np.savez(tmp_path / f"{name}.npz", expected=expected, **inputs)
         cases[name] = (os.path.join(run, "saved_model"), str(tmp_path / f"{name}.npz"))

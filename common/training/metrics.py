@@ -10,6 +10,12 @@ def classification_metrics(y_true, probabilities, class_names, multi_label=False
     multi-label predictions threshold the sigmoid outputs at 0.5."""
     probabilities = np.asarray(probabilities)
     y_pred = (probabilities >= 0.5).astype(int) if multi_label else probabilities.argmax(-1)
+    return prediction_metrics(y_true, y_pred, class_names, multi_label)
+
+
+def prediction_metrics(y_true, y_pred, class_names, multi_label=False):
+    """``classification_metrics`` from the predicted classes (N,) (or
+    multi-hot predictions (N, C)), e.g. collected batch by batch."""
     labels = None if multi_label else list(range(len(class_names)))
     result = {"accuracy": float(accuracy_score(y_true, y_pred)), "num_images": len(y_pred)}
     for average in ("macro", "weighted"):

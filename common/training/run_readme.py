@@ -17,10 +17,14 @@ FILES = {
     "backup": "weights and optimizer state of the last finished epoch (--resume)",
     "best.json": "the epoch kept by --keep best and its validation metric",
     "model.keras": "the deployable model: `import common; keras.saving.load_model(path)`",
-    "saved_model": "the same model as a TensorFlow SavedModel (plain TensorFlow serves it)",
+    "saved_model": "the same model as a TensorFlow SavedModel (plain TensorFlow serves it; "
+                   "signature explain: probabilities and the top class's Grad-CAM heatmap)",
     "model.onnx": "the same model for ONNX Runtime",
     "model.tflite": "the same model for LiteRT",
-    "exports.json": "each export's largest difference from the Keras model on test images",
+    "explain.onnx": "probabilities and the top class's Grad-CAM heatmap, for ONNX Runtime",
+    "explain.tflite": "probabilities and the top class's Grad-CAM heatmap, for LiteRT",
+    "exports.json": "each export's largest difference from the Keras model on test images "
+                    "(its explain outputs' too, or why it has none)",
     "metrics.json": "test metrics: accuracy, precision, recall, F1 and the method's own",
     "predictions.csv": "each evaluated image: true label, predicted class, probabilities",
     "confusion_matrix.png": "the confusion matrix (counts and row-normalised)",

@@ -70,6 +70,37 @@ def test_report_compares_runs_with_every_section_and_picture(two_runs, capsys):
     assert [float(v) for v in page.cells[row + 1:row + 3]] == pytest.approx(accuracy, abs=1e-3)
 
 
+def test_report_shows_evaluations_side_by_side(two_runs, small_demo, tmp_path, capsys):
+    """attention-evaluate folders of the runs' models: one table of their
+    explanation metrics, each number the one in its metrics.json."""
+    from common.evaluate import main as evaluate
+    folders = {}
+    for name in ("hnc", "plain"):  # the order of --evaluations does not matter
+        folders[name] = tmp_path / f"eval-{name}"
+        evaluate(["--model", str(two_runs / name / "model.keras"), "--data",
+                  small_demo("digits", 8), "--out", str(folders[name]), "--maps", "cam",
+                  "--steps", "4", "--pictures", "0", "--verbose", "0"])
+    out = tmp_path / "report.html"
+    report([str(two_runs / "plain"), str(two_runs / "hnc"), "--out", str(out),
+            "--evaluations", *(str(f) for f in folders.values())])
+    page = _Page()
+    page.feed(out.read_text())
+    assert page.sections == ["runs", "settings", "metrics", "explanations", "curves",
+                             "confusion", "cams"]
+    row = page.cells.index("cam: deletion AUC (lower is better)")
+    expected = [json.loads((folders[r] / "metrics.json").read_text())["maps"]["cam"]
+                ["deletion_auc"] for r in ("plain", "hnc")]
+    assert [float(v) for v in page.cells[row + 1:row + 3]] == pytest.approx(expected, rel=1e-3)
+    assert "cam: pointing game % (higher)" not in page.cells  # the digits have no boxes
+    # An evaluation of a model that is none of the runs': one line.
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        report([str(two_runs / "plain"), "--out", str(tmp_path / "x.html"), "--evaluations",
+                str(folders["hnc"])])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and "the model of none of the runs" in err[0]
+
+
 def test_report_bad_input_is_one_line(two_runs, tmp_path, capsys):
     out = tmp_path / "r.html"
     out.write_text("mine")

@@ -68,9 +68,9 @@ def test_ordinary_images_declare_their_size(tmp_path, suffix):
 
 
 def test_a_wsol_mask_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
-    """The protocol's ground-truth mask PNGs (fam.metrics.read_mask) are
+    """The protocol's ground-truth mask PNGs (common.wsol_metrics.read_mask) are
     files from elsewhere too."""
-    from fam import metrics
+    from common import wsol_metrics as metrics
 
     def refuse(*args, **kwargs):
         raise AssertionError("a decoder ran")

@@ -1,11 +1,11 @@
 """Accumulated WSOL metrics over batches of several sizes against the
-whole-set functions of fam.metrics and the protocol's reference port."""
+whole-set functions of common.wsol_metrics and the protocol's reference port."""
 
 import numpy as np
 import pytest
 
-from fam.accumulators import BoxAccuracy, LocalizationCounts, PixelPrecision
-from fam.metrics import localization_accuracy, max_box_acc, pixel_average_precision
+from common.wsol_accumulators import BoxAccuracy, LocalizationCounts, PixelPrecision
+from common.wsol_metrics import localization_accuracy, max_box_acc, pixel_average_precision
 from fam.wsol_reference import box_accuracy
 from fam.wsol_reference import pixel_average_precision as reference_pxap
 

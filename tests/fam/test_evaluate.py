@@ -73,7 +73,7 @@ def _expected_metrics(model_path, tmp_path, boxes_per_image):
 
     from common.data.pipeline import decode_image
     from common.saving import load_model
-    from fam.boxes import box_from_map
+    from common.wsol_metrics import box_from_map
     from fam.model import maps_model
     model = load_model(model_path)
     paths = sorted((tmp_path / "images" / "a").glob("*.png"), key=lambda p: int(p.stem))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from fam.boxes import box_from_map
-from fam.metrics import boxes_at_thresholds, iou_matrix, localization_accuracy, max_box_acc
+from common.wsol_metrics import (box_from_map, boxes_at_thresholds, iou_matrix,
+                                 localization_accuracy, max_box_acc)
 
 
 def _gaussian(shape, centre, sigma):
@@ -154,7 +154,7 @@ def test_ground_truth_boxes_are_rescaled_and_truncated_as_the_protocol_does(tmp_
     import cv2
     import pandas as pd
 
-    from fam.localization import scaled_boxes
+    from common.wsol_accumulators import scaled_boxes
     from fam.wsol_reference import resize_bbox
     rng = np.random.default_rng(0)
     paths, boxes = [], []
@@ -173,7 +173,7 @@ def test_pixel_average_precision_analytic_cases_and_against_scikit_learn(tmp_pat
     import cv2
     from sklearn.metrics import average_precision_score
 
-    from fam.metrics import pixel_average_precision, read_mask
+    from common.wsol_metrics import pixel_average_precision, read_mask
     from fam.wsol_reference import pixel_average_precision as reference
     rng = np.random.default_rng(1)
     masks = [(rng.random((20, 30)) < 0.3).astype(np.uint8) for _ in range(3)]

@@ -11,8 +11,9 @@ import tensorflow as tf
 from common.backbones import build_backbone
 from common.cam import normalize_maps
 from common.data.pipeline import decode_image
-from fam.localization import evaluate_localization, scaled_boxes
-from fam.metrics import localization_accuracy, max_box_acc, pixel_average_precision
+from common.wsol_accumulators import scaled_boxes
+from common.wsol_metrics import localization_accuracy, max_box_acc, pixel_average_precision
+from fam.localization import evaluate_localization
 from fam.model import build_fam, maps_model
 
 
@@ -43,7 +44,7 @@ def test_streamed_metrics_equal_whole_set_metrics_for_any_batch_size(tmp_path):
     probabilities = outputs["probabilities"].numpy()
     maps = np.clip(tf.image.resize(outputs["foreground"], (32, 32))[..., 0].numpy(), 0, 1)
     normalised = normalize_maps(tf.constant(maps)).numpy()
-    from fam.boxes import box_from_map
+    from common.wsol_metrics import box_from_map
     threshold = float(np.quantile(maps, 0.6))  # an untrained map's boxes at 0.5 are all empty
     labels = np.arange(len(table)) % 2
     gts = scaled_boxes(table, 32)

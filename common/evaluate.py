@@ -1,0 +1,170 @@
+"""``python -m common.evaluate --model RUN/model.keras --data X --out DIR``:
+accuracy, the WSOL metrics where the data has boxes or masks, and per map
+source (``--maps``) the explanation metrics of any saved single-input
+classifier, into ``DIR/metrics.json``, with pictures of the first images
+(image, maps, deletion and insertion curves).
+
+Explanation metrics explain the predicted class: deletion AUC (zero
+baseline, lower is better), insertion AUC (blurred baseline, higher is
+better), average drop (%, lower) and increase in confidence (%, higher).
+Where every image has boxes or masks, the maps of the true class give the
+pointing game and energy-based pointing game (%, higher) and the WSOL
+protocol's GT-known Loc, Top-1 Loc, MaxBoxAccV2 (and PxAP with masks).
+
+--data is a CSV, a class-per-folder tree, FORMAT:PATH or demo:NAME; its
+``--split`` rows are scored (test by default: a table without a split
+column is split as the trainer split it, with the run's seed).
+"""
+
+import json
+import os
+
+from common.training.model_command import ModelCommand
+
+MAPS = ("gradcam", "gradcampp", "layercam", "xgradcam", "scorecam", "cam")
+
+
+def parse_maps(text):
+    """``"gradcam,cam"`` -> ("gradcam", "cam"); ValueError names a bad one."""
+    names = tuple(dict.fromkeys(n.strip() for n in str(text).split(",") if n.strip()))
+    bad = [n for n in names if n not in MAPS]
+    if bad or not names:
+        raise ValueError(f"--maps: expected a comma-separated list of {list(MAPS)}, got "
+                         f"{text!r}")
+    return names
+
+
+def run_seed(model_path):
+    """The seed of the run that saved the model (its config.yaml), else 0."""
+    from common.io import read_yaml
+    config = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.yaml")
+    seed = read_yaml(config).get("seed") if os.path.isfile(config) else None
+    return int(seed) if seed is not None else 0
+
+
+def read_split(data, split, seed):
+    """(table, description) of the rows of ``split`` of ``data``."""
+    from common.data.demo import demo_csv
+    from common.data.formats import read_data
+    from common.data.tables import DataError, is_multi_label, split_table
+    source = demo_csv(data.split(":", 1)[1], seed=0) if str(data).startswith("demo:") else data
+    table, _ = read_data(source)
+    if is_multi_label(table):
+        raise DataError(f"--data: '{data}' has images with several labels; attention-evaluate "
+                        "scores single-label classifiers")
+    if split == "all":
+        return table, "all"
+    has_column = "split" in table and table["split"].ne("").all()
+    parts = dict(zip(("train", "val", "test"), split_table(table, seed=seed)))
+    if not len(parts[split]):
+        raise DataError(f"--data: '{data}' has no rows of split '{split}'")
+    return parts[split], split if has_column else f"{split} (seeded split, seed {seed})"
+
+
+class Evaluate(ModelCommand):
+    script, module = "attention-evaluate", "common.evaluate"
+    description = __doc__
+    classes_required = True
+    takes_images = False
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data", required=True,
+                            help="CSV, class folders, FORMAT:PATH or demo:NAME")
+        parser.add_argument("--out", required=True, help="folder for metrics.json and pictures")
+        parser.add_argument("--maps", default="gradcam",
+                            help=f"map sources, comma-separated, of {', '.join(MAPS)} "
+                                 "(cam: a GAP -> Dense or 1x1 conv CAM head)")
+        parser.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
+                            help="the rows to evaluate")
+        parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
+        parser.add_argument("--steps", type=int, default=100,
+                            help="steps of the deletion and insertion curves")
+        parser.add_argument("--chunk-size", type=int, default=128,
+                            help="most perturbed images per forward pass")
+        parser.add_argument("--pictures", type=int, default=8, help="images to draw")
+
+    def check(self, args, classes):
+        from common.data.tables import DataError, format_listing
+        from common.data.validation import validate
+        args.map_names = parse_maps(args.maps)
+        for flag in ("batch_size", "steps", "chunk_size"):
+            if getattr(args, flag) < 1:
+                raise ValueError(f"--{flag.replace('_', '-')}: expected a positive integer, "
+                                 f"got {getattr(args, flag)}")
+        if args.pictures < 0:
+            raise ValueError(f"--pictures: expected 0 or more, got {args.pictures}")
+        existing = os.path.join(args.out, "metrics.json")
+        if os.path.exists(existing) and not args.overwrite:
+            raise ValueError(f"--out: '{existing}' exists already; pass --overwrite to "
+                             "replace it")
+        table, self.split = read_split(args.data, args.split, run_seed(args.model))
+        unknown = sorted({label for labels in table["labels"] for label in labels}
+                         - set(classes))
+        if unknown:
+            raise DataError(f"--data: '{args.data}' has labels {format_listing(unknown)} that "
+                            f"are not among the model's classes {format_listing(classes)} "
+                            "(its classes.json)")
+        self.table = validate(table.reset_index(drop=True), classes, what="evaluation")
+        self.classes = classes
+
+    def check_model(self, args, model):
+        classes = self.classes
+        shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else ()
+        if len(shape) != 4 or None in shape[1:]:
+            raise ValueError(f"--model: '{args.model}' does not take one image input of a "
+                             "fixed size; attention-evaluate handles single-input classifiers")
+        if model.outputs[0].shape[-1] != len(classes):
+            raise ValueError(f"--model: '{args.model}' has {model.outputs[0].shape[-1]} "
+                             f"outputs but its classes.json names {len(classes)} classes")
+        from common.cam_methods import MAP_SOURCES
+        for name in args.map_names:
+            try:
+                MAP_SOURCES[name](model)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"--maps {name}: {error}") from None
+
+    def run(self, args, model, classes):
+        return evaluate(model, self.table, classes, args.out, args.map_names, args.steps,
+                        args.batch_size, args.pictures, args.verbose, args.chunk_size,
+                        about={"model": os.path.abspath(args.model), "data": args.data,
+                               "split": self.split})
+
+
+def evaluate(model, table, classes, out, maps=("gradcam",), steps=100, batch_size=32,
+             pictures=8, verbose=1, chunk_size=128, about=None):
+    """Writes ``out/metrics.json`` and the pictures of the first ``pictures``
+    images; returns the metrics."""
+    from common.evaluation import TOLERANCE, evaluate_classifier
+    from common.evaluation_pictures import draw
+    from common.io import write_json
+    result, kept = evaluate_classifier(model, table, classes, maps, steps, batch_size,
+                                       pictures, verbose, chunk_size=chunk_size)
+    result = {**(about or {}), **result, "settings": {
+        "maps": list(maps), "steps": steps, "deletion_baseline": "zero",
+        "insertion_baseline": "blur (11 px, sigma 5)", "explained_class": "predicted",
+        "localised_class": "true", "pointing_tolerance_px": TOLERANCE,
+        "box_threshold": 0.5}}
+    os.makedirs(out, exist_ok=True)
+    write_json(os.path.join(out, "metrics.json"), result)
+    for i, picture in enumerate(kept):
+        name = os.path.splitext(os.path.basename(table["path"].iloc[i]))[0]
+        draw(os.path.join(out, f"{i:03d}_{name}.png"), picture, classes, steps)
+    print(summary(result))
+    return result
+
+
+def summary(result):
+    """A few lines: accuracy, then one line per map source."""
+    lines = [f"accuracy {result['accuracy']:.4f} on {result['images']} images"]
+    for name, values in result["maps"].items():
+        shown = {k: v for k, v in values.items() if not isinstance(v, (list, dict))}
+        lines.append(f"{name}: " + json.dumps({k: round(v, 4) for k, v in shown.items()}))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    return Evaluate().main(argv)
+
+
+if __name__ == "__main__":
+    main()

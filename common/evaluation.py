@@ -1,0 +1,173 @@
+"""Accuracy, WSOL metrics and explanation metrics of any saved single-input
+classifier over a table, streamed batch by batch (``common.evaluate`` is
+its command).
+
+For each batch and each map source (``common.cam_methods.MAP_SOURCES``):
+
+- the maps of the *predicted* class are scored for faithfulness: deletion
+  (zero baseline) and insertion (blurred baseline) curves and their AUC,
+  average drop and increase in confidence (``common.explanation_metrics``);
+- where every image has boxes (or masks), the maps of the *true* class, as
+  the localisation protocols explain it, give the pointing game, the
+  energy-based pointing game (``common.pointing_game``) and the WSOL
+  protocol's metrics (``common.wsol_accumulators``).
+
+Every metric is a sum or a count (``ExplanationMeans``, the WSOL
+accumulators), so memory does not grow with the table; only the labels
+and predicted classes (two ints per image) are kept whole.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from common.cam_methods import MAP_SOURCES
+from common.cam_sources import output_kind
+from common.chunked import call_model
+from common.data.image_header import declared_size
+from common.data.pipeline import make_dataset
+from common.data.tables import encode_labels
+from common.explanation_metrics import ExplanationMeans, confidence_change, deletion, insertion
+from common.pointing_game import energy_pointing_game, pointing_game
+from common.training.metrics import prediction_metrics
+from common.training.progress import batches
+from common.wsol_accumulators import LocalizationMetrics, has_boxes_and_masks
+from common.wsol_metrics import read_mask
+
+TOLERANCE = 15  # pixels of the image file, the pointing game's (Zhang et al.)
+
+
+def probability_function(model):
+    """images -> probabilities (B, K) float32 of a classifier, in inference
+    mode: its outputs, or their softmax when it outputs logits."""
+    try:
+        logits = output_kind(model) == "logits"
+    except (ValueError, AttributeError):
+        logits = False
+    if logits:
+        return lambda images: tf.nn.softmax(call_model(model, images), axis=-1)
+    return lambda images: call_model(model, images)
+
+
+def file_sizes(rows):
+    """(height, width) of each row's image file, from its header."""
+    import cv2
+    return [declared_size(path) or cv2.imread(path, cv2.IMREAD_UNCHANGED).shape[:2]
+            for path in rows["path"]]
+
+
+def pointing_terms(maps, rows, has_boxes):
+    """Pointing game and energy pointing game per image at the resolution
+    of its file, where the 15 px tolerance was defined (the maps resized
+    bilinearly), from the rows' boxes, or else their masks."""
+    terms = {"pointing_game_pct": np.full(len(maps), np.nan, np.float32),
+             "energy_pointing_game_pct": np.full(len(maps), np.nan, np.float32)}
+    if not has_boxes:
+        for i, (mask_paths, ignore) in enumerate(zip(rows["masks"], rows["ignore"])):
+            mask = (read_mask(mask_paths, ignore or None) == 1)[None]
+            one = {**pointing_game(maps[i:i + 1], masks=mask, tolerance=TOLERANCE),
+                   **energy_pointing_game(maps[i:i + 1], masks=mask)}
+            for name, value in one.items():
+                terms[name][i] = value.numpy()[0]
+        return terms
+    sizes = file_sizes(rows)
+    for size in sorted(set(sizes)):  # the images of one size at once
+        index = [i for i, s in enumerate(sizes) if s == size]
+        boxes = [np.asarray(rows["boxes"].iloc[i], np.float32).reshape(-1, 4)[:, [1, 0, 3, 2]]
+                 / np.array(size * 2, np.float32) for i in index]  # normalised y1, x1, y2, x2
+        resized = tf.image.resize(maps[index][..., None], size, method="bilinear")[..., 0]
+        one = {**pointing_game(resized, boxes=boxes, tolerance=TOLERANCE),
+               **energy_pointing_game(resized, boxes=boxes)}
+        for name, value in one.items():
+            terms[name][index] = value.numpy()
+    return terms
+
+
+def batch_functions(probabilities_of, sources, image_size, steps, chunk_size):
+    """Two ``tf.function`` of (images, classes), traced once for any batch
+    size: ``faithfulness``, each source's maps of ``classes`` and their
+    deletion, insertion and confidence terms (name -> (maps, terms));
+    ``maps``, each source's maps (name -> maps)."""
+    signature = [tf.TensorSpec((None, *image_size, 3), tf.float32),
+                 tf.TensorSpec((None,), tf.int32)]
+
+    @tf.function(input_signature=signature)
+    def faithfulness(images, classes):
+        out = {}
+        for name, source in sources.items():
+            maps = source(images, class_index=classes)
+            out[name] = (maps, {
+                **deletion(probabilities_of, images, maps, class_index=classes, steps=steps,
+                           chunk_size=chunk_size),
+                **insertion(probabilities_of, images, maps, class_index=classes, steps=steps,
+                            chunk_size=chunk_size),
+                **confidence_change(probabilities_of, images, maps, class_index=classes)})
+        return out
+
+    @tf.function(input_signature=signature)
+    def maps(images, classes):
+        return {name: source(images, class_index=classes) for name, source in sources.items()}
+    return faithfulness, maps
+
+
+def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, batch_size=32,
+                        keep=8, verbose=1, threshold=0.5, chunk_size=128):
+    """Evaluates ``model`` (images in [0, 1] -> class scores) on ``table``.
+
+    Returns ``(result, kept)``: ``result`` holds the classification metrics
+    (``common.training.metrics``), ``images`` and per map source under
+    ``maps`` the means of the explanation metrics (curves as lists), with
+    the pointing games and WSOL metrics where every image has boxes or
+    masks; ``kept`` is, for the first ``keep`` images, a dict of the
+    image, its label, probabilities, and per source its map and curves.
+    """
+    size = tuple(model.inputs[0].shape[1:3])
+    labels = encode_labels(table, classes)
+    has_boxes, has_masks = has_boxes_and_masks(table)
+    probabilities_of = probability_function(model)
+    faithfulness, maps_of = batch_functions(
+        probabilities_of, {name: MAP_SOURCES[name](model) for name in sources}, size, steps,
+        chunk_size)
+    means = {name: ExplanationMeans() for name in sources}
+    localization = {name: LocalizationMetrics(has_boxes, has_masks, threshold)
+                    for name in sources} if has_boxes or has_masks else {}
+    predicted_all, kept, start = [], [], 0
+    data = make_dataset(table, classes, size, batch_size, cache=False)
+    for images, _ in batches(data, len(table), batch_size, "evaluation", verbose):
+        rows = slice(start, start + len(images))
+        truth = labels[rows]
+        probabilities = probabilities_of(images).numpy()
+        predicted = probabilities.argmax(-1).astype(np.int32)
+        predicted_all.append(predicted)
+        pictures = [{"image": images[i].numpy(), "label": int(truth[i]),
+                     "probabilities": probabilities[i], "maps": {}}
+                    for i in range(min(max(keep - start, 0), len(images)))]
+        explained = faithfulness(images, tf.constant(predicted))
+        wrong = np.flatnonzero(predicted != truth)
+        corrected = (maps_of(tf.gather(images, wrong), tf.constant(truth[wrong]))
+                     if localization and len(wrong) else {})
+        for name in sources:
+            maps, terms = explained[name][0].numpy(), {k: v.numpy() for k, v in
+                                                        explained[name][1].items()}
+            means[name].update(terms)
+            for i, picture in enumerate(pictures):
+                picture["maps"][name] = {"map": maps[i], **{
+                    k: terms[k][i] for k in ("deletion_curve", "insertion_curve",
+                                             "deletion_auc", "insertion_auc")}}
+            if localization:
+                true_maps = maps.copy()
+                if len(wrong):  # the true class's maps where the prediction is wrong
+                    true_maps[wrong] = corrected[name].numpy()
+                part = table.iloc[rows]
+                means[name].update(pointing_terms(true_maps, part, has_boxes))
+                localization[name].update(true_maps, part, size[0], predicted, truth)
+        kept += pictures
+        start += len(images)
+    result = prediction_metrics(labels, np.concatenate(predicted_all), classes)
+    result["images"] = len(table)
+    result["maps"] = {}
+    for name in sources:
+        values = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                  for k, v in means[name].result().items()}
+        result["maps"][name] = {**values, **(localization[name].result()
+                                             if localization else {})}
+    return result, kept
