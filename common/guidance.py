@@ -29,6 +29,7 @@ import keras
 import tensorflow as tf
 
 from common.box_energy import box_energy_sum_and_count
+from common.cam_sources import CamSource
 from common.losses import HNC_VARIANTS, hnc_sum_and_count
 
 
@@ -98,8 +99,11 @@ class Step:
     def maps(self):
         """The head's pre-activation maps (FSA fits these); the CAMs on a
         head without a ReLU."""
+        source = self.model.cam_source
+        if type(source).maps is CamSource.maps:  # the maps are the CAMs: computed once
+            return self.cams
         if self._maps is None:
-            self._maps = self.model.cam_source.maps(self.features)
+            self._maps = source.maps(self.features)
         return self._maps
 
     @property
