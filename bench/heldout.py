@@ -2,7 +2,7 @@
 demos from other images, a method's demo settings as a --config file, and
 one training through a real CLI in its own run folder.
 
-Imported by bench/claims.py and bench/fsa_accuracy.py (run as scripts, so
+Imported by bench/claims.py, bench/explanations.py and bench/fsa_accuracy.py (run as scripts, so
 this folder is on sys.path).
 """
 
@@ -11,14 +11,16 @@ import os
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from common.data.demo import DEFAULT_SIZES, fashion_mnist, make_fashion, \
+from common.data.demo import DEFAULT_SIZES, FASHION_CLASSES, fashion_mnist, make_fashion, \
     write_dataset  # noqa: E402
+from common.data.synthetic import clutter, paste, stratified_splits  # noqa: E402
 from common.data.where import make_where  # noqa: E402
 
 
@@ -39,6 +41,26 @@ def heldout_fashion(folder, seed=11):
     rng = np.random.default_rng(seed)
     return write_dataset(folder, *make_fashion(DEFAULT_SIZES["fashion"], seed, rng,
                                                split="test"))
+
+
+def heldout_wsol(folder, size=64, per_class=200, seed=11):
+    """The 'wsol' demo (an object of a quarter to half the canvas on clutter,
+    its box in the CSV) built from Fashion-MNIST test items instead of
+    digits: 10 classes, ``per_class`` images each; returns its CSV."""
+    items, labels = fashion_mnist("test")
+    rng = np.random.default_rng(seed)
+    chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]
+                             for c in range(10)])
+    images, boxes = [], []
+    for i in chosen:
+        canvas = clutter(rng, size)
+        side = int(rng.integers(size // 4, size // 2 + 1))
+        obj = cv2.resize(items[i], (side, side)).astype(np.float32)
+        top, left = (int(v) for v in rng.integers(0, size - side + 1, 2))
+        boxes.append(paste(canvas, obj, top, left))
+        images.append(np.clip(canvas, 0, 255).astype(np.uint8))
+    return write_dataset(folder, images, [FASHION_CLASSES[labels[i]] for i in chosen],
+                         stratified_splits(labels[chosen], seed), boxes)
 
 
 def demo_settings(path, command, keep=None):

@@ -30,7 +30,7 @@ References:
 import tensorflow as tf
 
 from common.cam import GradCAM, functional_view, normalize_maps, tap_model
-from common.cam_sources import describe_heads, find_cam_source
+from common.cam_sources import describe_heads, find_cam_source, method_cam_source
 from common.chunked import predict_in_chunks
 
 
@@ -179,7 +179,7 @@ class ClassActivationMap:
 
     def __init__(self, model, layer=None):
         model = functional_view(getattr(model, "network", model))
-        source = find_cam_source(model)
+        source = find_cam_source(model) or method_cam_source(model)
         if source is None:
             raise ValueError(f"CAM: model '{model.name}' has no head whose logits decompose "
                              f"into class maps; expected {describe_heads()}")

@@ -159,6 +159,23 @@ def find_cam_source(network, feature_layer=None):
     return None
 
 
+# Heads that a method package defines, named by string (common imports no
+# method package): "module:function", function(network) -> CamSource or None.
+METHOD_SOURCES = ("fam.guide:find_fam_maps",)
+
+
+def method_cam_source(network):
+    """The ``CamSource`` a method package finds in ``network`` (e.g. FAM's
+    part-weighted maps), or None."""
+    import importlib
+    for spec in METHOD_SOURCES:
+        module, name = spec.split(":")
+        source = getattr(importlib.import_module(module), name)(network)
+        if source is not None:
+            return source
+    return None
+
+
 def describe_heads():
     """What a guide that needs CAMs accepts (for error messages)."""
     return ("a GAP -> [Dropout] -> Dense head or a 1x1 conv -> [ReLU] -> GAP head (or "

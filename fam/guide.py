@@ -44,6 +44,19 @@ class FamMaps(CamSource):
         return scale[..., None] * per_position + tf.cast(classifier.bias, tf.float32)
 
 
+def find_fam_maps(network):
+    """``FamMaps`` of a network built by ``fam.model.build_fam_network``
+    (known by its head's layer names), else None: the ``cam`` map source of
+    ``attention-evaluate`` on FAM models."""
+    from common.keras_compat import producing_layer
+    names = {layer.name for layer in getattr(network, "layers", ())}
+    if not {"foreground", "parts", "part_features", "part_importance",
+            "classifier"} <= names:
+        return None
+    features = producing_layer(network.get_layer("foreground").input)
+    return FamMaps(network, features)
+
+
 @keras.saving.register_keras_serializable(package="fam")
 class FamRegularisers(Guide):
     """``spa_loss`` (lambda_spa * sparsity of the foreground map) and

@@ -125,3 +125,26 @@ def demo_settings(tmp_path_factory):
                                         if v is not None and k in known}))
         return str(path)
     return make
+
+
+@pytest.fixture(scope="session")
+def built_once(tmp_path_factory):
+    """``built_once(name, build)``: ``build(folder)`` once per test process,
+    returning its JSON-able result. pytest-xdist tears session fixtures down
+    whenever a worker runs out of queued tests, even between the tests of one
+    ``xdist_group``, and a rebuilt fixture would train its runs again: the
+    result and folder stay in the worker's base temporary directory."""
+    import json
+    import shutil
+
+    def get(name, build):
+        folder = tmp_path_factory.getbasetemp() / f"built-{name}"
+        done = folder / "built.json"
+        if done.is_file():
+            return json.loads(done.read_text())
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        result = build(folder)
+        done.write_text(json.dumps(result))
+        return result
+    return get

@@ -26,17 +26,19 @@ SCRIPTS = ("attention-train", "agnet-train", "fsa-train", "distraction-train", "
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory):
+def installed(built_once):
     """(wheel, folder it is installed into) for the current tree."""
-    work = tmp_path_factory.mktemp("package")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", ROOT, "-w", str(work / "wheel")],
-                   check=True, capture_output=True, timeout=300)
-    wheel = next((work / "wheel").glob("attention_guided-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
-                    str(work / "site"), str(wheel)], check=True, capture_output=True,
-                   timeout=300)
-    return wheel, work / "site"
+    def build(work):
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--no-build-isolation", ROOT, "-w", str(work / "wheel")],
+                       check=True, capture_output=True, timeout=300)
+        wheel = next((work / "wheel").glob("attention_guided-*.whl"))
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                        "--target", str(work / "site"), str(wheel)], check=True,
+                       capture_output=True, timeout=300)
+        return str(wheel), str(work / "site")
+    from pathlib import Path
+    return tuple(Path(p) for p in built_once("package", build))
 
 
 def _env(site):

@@ -48,24 +48,28 @@ def _run(name, tmp_path, small_demo, demo_settings, *flags):
 
 
 @pytest.fixture(scope="session")
-def mixed_runs(tmp_path_factory, small_demo, demo_settings):
+def mixed_runs(built_once, small_demo, demo_settings):
     """Every trainer with --jit-compile --mixed-precision together: the train
     step compiles with XLA (AG-Net's region pooling has no CropAndResize)
     and the sub-layers run in float16."""
     # Keras turns XLA off when op determinism is on (conftest turns it on),
     # and the harness refuses a --jit-compile it cannot honour.
     from tensorflow.python.framework import config
-    tmp_path = tmp_path_factory.mktemp("mixed")
-    os.environ["AGNET_REGION_CACHE"] = str(tmp_path / "regions")
-    config.disable_op_determinism()
-    try:
-        return {name: _run(name, tmp_path, small_demo, demo_settings, "--jit-compile",
-                           "--mixed-precision", *(["--export", "onnx,tflite"]
-                                                  if name in EXPORTED else []))
-                for name in sorted(TRAINERS)}, tmp_path
-    finally:
-        config.enable_op_determinism()
-        del os.environ["AGNET_REGION_CACHE"]
+
+    def build(tmp_path):
+        os.environ["AGNET_REGION_CACHE"] = str(tmp_path / "regions")
+        config.disable_op_determinism()
+        try:
+            return {name: str(_run(name, tmp_path, small_demo, demo_settings,
+                                   "--jit-compile", "--mixed-precision",
+                                   *(["--export", "onnx,tflite"] if name in EXPORTED else [])))
+                    for name in sorted(TRAINERS)}, str(tmp_path)
+        finally:
+            config.enable_op_determinism()
+            del os.environ["AGNET_REGION_CACHE"]
+    runs, folder = built_once("mixed-runs", build)
+    from pathlib import Path
+    return runs, Path(folder)
 
 
 @pytest.mark.parametrize("name", sorted(TRAINERS))

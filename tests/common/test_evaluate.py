@@ -4,6 +4,7 @@ made here, independently, on the same images; bad input is one line."""
 
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 
@@ -28,18 +29,21 @@ STEPS = 10
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory, small_demo, demo_settings):
+def runs(built_once, small_demo, demo_settings):
     """name -> (run folder, data CSV): tiny runs on the digits (no boxes)
     and on the wsol demo (boxes), 16 px, a few epochs on 80 images."""
-    root = tmp_path_factory.mktemp("evaluate-runs")
-    made = {}
-    for name in ("digits", "wsol"):
-        data = small_demo(name, 8)
-        train(COMMAND, ["--data", data, "--config", demo_settings(COMMAND), "--image-size",
-                        "16", "--batch-size", "16", "--epochs", "3", "--lr", "0.01",
-                        "--keep", "last", "--verbose", "0", "--output", str(root / name)])
-        made[name] = (root / name, data)
-    return made
+    def build(root):
+        made = {}
+        for name in ("digits", "wsol"):
+            data = small_demo(name, 8)
+            train(COMMAND, ["--data", data, "--config", demo_settings(COMMAND),
+                            "--image-size", "16", "--batch-size", "16", "--epochs", "3",
+                            "--lr", "0.01", "--keep", "last", "--verbose", "0", "--output",
+                            str(root / name)])
+            made[name] = (str(root / name), data)
+        return made
+    return {name: (Path(run), data) for name, (run, data) in
+            built_once("evaluate-runs", build).items()}
 
 
 def _cli(*args):

@@ -43,13 +43,15 @@ class _Page(HTMLParser):
 
 
 @pytest.fixture(scope="session")
-def two_runs(tmp_path_factory, small_demo, demo_settings):
-    root = tmp_path_factory.mktemp("runs")
-    base = ["--data", small_demo("digits", 8), "--config", demo_settings(COMMAND),
-            "--image-size", "16", "--batch-size", "16", "--verbose", "0", "--epochs", "2"]
-    train(COMMAND, [*base, "--output", str(root / "plain")])
-    train(COMMAND, [*base, "--hnc-weight", "0.1", "--output", str(root / "hnc")])
-    return root
+def two_runs(built_once, small_demo, demo_settings):
+    def build(root):
+        base = ["--data", small_demo("digits", 8), "--config", demo_settings(COMMAND),
+                "--image-size", "16", "--batch-size", "16", "--verbose", "0", "--epochs", "2"]
+        train(COMMAND, [*base, "--output", str(root / "plain")])
+        train(COMMAND, [*base, "--hnc-weight", "0.1", "--output", str(root / "hnc")])
+        return str(root)
+    from pathlib import Path
+    return Path(built_once("report-runs", build))
 
 
 def test_report_compares_runs_with_every_section_and_picture(two_runs, capsys):

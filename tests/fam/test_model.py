@@ -98,3 +98,37 @@ def test_class_weights_reach_the_custom_train_step():
     ce = keras.losses.sparse_categorical_crossentropy(y, model.network(x, training=True)).numpy()
     assert plain == pytest.approx(ce.mean(), rel=1e-4)
     assert weighted.history["loss"][0] == pytest.approx((ce * [3, 3, 1, 1]).mean(), rel=1e-4)
+
+
+def test_cam_map_source_of_a_fam_network_is_its_part_weighted_maps():
+    """attention-evaluate's ``cam`` on a FAM network: sum_k t_k A_k (W_n . X) + b_n,
+    in NumPy from the layers' outputs; its spatial mean is logit n."""
+    from common.cam import normalize_maps
+    from common.cam_methods import ClassActivationMap
+    keras.utils.set_random_seed(0)
+    net = build_fam(build_backbone("tiny", (32, 32, 3)), 3).network
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
+    names = ("foreground", "parts", "part_features", "classifier")
+    taps = keras.Model(net.input, [net.get_layer("foreground").input]
+                       + [net.get_layer(n).output for n in names[1:3]])
+    features, parts, part_features = (np.asarray(t) for t in taps(x))
+    score = net.get_layer("part_importance").score
+    s = np.asarray(score(part_features))[..., 0]
+    t = np.exp(s - s.max(1, keepdims=True))
+    t /= t.sum(1, keepdims=True)
+    kernel, bias = (np.asarray(w) for w in net.get_layer("classifier").weights)
+    cams = (np.einsum("bhwk,bk->bhw", parts, t)[..., None]
+            * np.einsum("bhwc,cn->bhwn", features, kernel) + bias)
+    probabilities = np.asarray(net(x))
+    logits = cams.mean((1, 2))
+    np.testing.assert_allclose(logits - logits.mean(1, keepdims=True),
+                               np.log(probabilities) - np.log(probabilities).mean(1, keepdims=True),
+                               atol=1e-4)
+    chosen = cams[np.arange(2), ..., probabilities.argmax(1)]
+    expected = normalize_maps(tf_resize(chosen, (32, 32)))
+    np.testing.assert_allclose(ClassActivationMap(net)(x).numpy(), expected, atol=1e-5)
+
+
+def tf_resize(maps, size):
+    import tensorflow as tf
+    return tf.image.resize(maps[..., None], size, method="bilinear")[..., 0].numpy()
