@@ -30,7 +30,7 @@ from common.explanation_metrics import ExplanationMeans, confidence_change, dele
 from common.pointing_game import energy_pointing_game, pointing_game
 from common.training.metrics import prediction_metrics
 from common.training.progress import batches
-from common.wsol_accumulators import LocalizationMetrics, has_boxes_and_masks
+from common.wsol_accumulators import LocalizationMetrics, has_boxes_and_masks, scaled_boxes
 from common.wsol_metrics import read_mask
 
 TOLERANCE = 15  # pixels of the image file, the pointing game's (Zhang et al.)
@@ -141,6 +141,10 @@ def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, 
         pictures = [{"image": images[i].numpy(), "label": int(truth[i]),
                      "probabilities": probabilities[i], "maps": {}}
                     for i in range(min(max(keep - start, 0), len(images)))]
+        if has_boxes and pictures:  # drawn over the image, at the model's input size
+            for picture, boxes in zip(pictures, scaled_boxes(
+                    table.iloc[start:start + len(pictures)], size[0])):
+                picture["boxes"] = boxes
         explained = faithfulness(images, tf.constant(predicted))
         wrong = np.flatnonzero(predicted != truth)
         corrected = (maps_of(tf.gather(images, wrong), tf.constant(truth[wrong]))

@@ -1,8 +1,10 @@
 """The pictures of ``common.evaluate``: per image, the image, each map
 source's map of the predicted class over it, and their deletion and
-insertion curves, each titled with what it shows."""
+insertion curves, each titled with what it shows; the ground-truth boxes
+where the data has them."""
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from common.training.plots import DPI, MIN_SIDE, _heat_colorbar, overlay, plt, save_figure
 
@@ -32,6 +34,12 @@ def draw(path, picture, classes, steps):
                        f"{float(values['insertion_auc']):.3f}", fontsize=8, loc="left")
     for axis in tiles:
         axis.axis("off")
+        for x0, y0, x1, y1 in picture.get("boxes", ()):  # pixel boxes, inclusive corners
+            axis.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1,
+                                     fill=False, edgecolor="lime", linewidth=1.2))
+    if len(picture.get("boxes", ())):
+        tiles[0].set_title(tiles[0].get_title("left") + "\ngreen: ground-truth box",
+                           fontsize=8, loc="left")
     _heat_colorbar(figure, tiles, "map (normalised per image)")
     curves = figure.add_subplot(grid[rows, :])
     fractions = curve_fractions(image.shape[0], image.shape[1], steps)

@@ -190,6 +190,13 @@ def test_batches_do_not_change_the_metrics(runs, tmp_path):
             np.testing.assert_allclose(value, second[key], atol=1e-5, err_msg=key)
     assert results[0]["accuracy"] == results[1]["accuracy"]
     assert sorted(os.listdir(tmp_path / "3")) == sorted(os.listdir(tmp_path / "20"))
+    # The pictures carry the ground-truth boxes at the model's 16 px (files: 64 px).
+    from common.evaluation import evaluate_classifier
+    _, kept = evaluate_classifier(model, table, classes, ("cam",), steps=2, batch_size=3,
+                                  keep=4, verbose=0)
+    _, _, boxes = _test_images(data)
+    assert [k["boxes"].tolist() for k in kept] == [[[int(v) * 16 // 64 for v in box]]
+                                                   for box in boxes[:4]]
 
 
 def _error(capsys, argv):
