@@ -14,7 +14,9 @@ split:
 - hnc: ``common.train --hnc-weight 0.07 --hnc-k 3`` vs ``--hnc-weight 0``,
   wsol-heldout;
 - fam: ``fam.train`` vs ``fam.train --baseline`` (the plain CAM classifier),
-  wsol-heldout; ``cam`` is FAM's part-weighted class map on the FAM side;
+  wsol-heldout; ``cam`` is FAM's part-weighted class map on the FAM side,
+  and the row "trainer's map" holds the localisation that fam.train scores
+  itself: FAM's foreground map M against the baseline's CAM;
 - fsa: ``fsa.train`` vs ``--variant ce``, where-plain-heldout (class = where
   a Fashion-MNIST item lies; no boxes, so no pointing or WSOL metrics; the
   runs are bench/claims.py's when both use one --work folder).
@@ -41,7 +43,9 @@ from heldout import ROOT, demo_settings, heldout_where, heldout_wsol, train  # s
 
 # (metrics.json key, column title, +1 higher is better / -1 lower is better)
 METRICS = (("accuracy", "accuracy", 1), ("deletion_auc", "deletion AUC", -1),
-           ("insertion_auc", "insertion AUC", 1), ("average_drop_pct", "avg drop %", -1),
+           ("insertion_auc", "insertion AUC", 1),
+           ("deletion_share", "deletion AUC / p", -1), ("insertion_share", "insertion AUC / p", 1),
+           ("average_drop_pct", "avg drop %", -1),
            ("increase_in_confidence_pct", "increase %", 1),
            ("pointing_game_pct", "pointing %", 1),
            ("energy_pointing_game_pct", "energy pointing %", 1),
@@ -102,10 +106,19 @@ def evaluate(run, csv):
 
 
 def scores(result):
-    """{map source: {metric: value}} of one evaluation (accuracy in each)."""
-    return {name: {"accuracy": result["accuracy"], **{
-        key: values[key] for key, _, _ in METRICS if key in values}}
-        for name, values in result["maps"].items()}
+    """{map source: {metric: value}} of one evaluation (accuracy in each).
+    The AUCs are in units of the explained class's probability, so a less
+    confident model has smaller ones; ``*_share`` divides them by the mean
+    probability on the clean images (the deletion curve's start), which
+    leaves what the order of the pixels does."""
+    out = {}
+    for name, values in result["maps"].items():
+        clean = values["deletion_curve"][0]
+        values = {**values, "deletion_share": values["deletion_auc"] / clean,
+                  "insertion_share": values["insertion_auc"] / clean}
+        out[name] = {"accuracy": result["accuracy"],
+                     **{key: values[key] for key, _, _ in METRICS if key in values}}
+    return out
 
 
 def run_side(pair, side_args, seeds, folder, work):
@@ -124,6 +137,9 @@ def run_side(pair, side_args, seeds, folder, work):
             out.append(None)
             continue
         out.append(scores(result))
+        if isinstance(metrics.get("localization"), dict):  # FAM's trainer: its own map
+            out[-1]["trainer's map"] = {"accuracy": result["accuracy"],
+                                        **metrics["localization"]}
         print(f"  {os.path.basename(run)}: accuracy {result['accuracy']:.3f}",
               file=sys.stderr, flush=True)
     return out
@@ -136,7 +152,7 @@ def cell(ours, theirs, key, direction):
         return "–"
     a, b = np.array(pairs).T
     better = int(np.sum(direction * (a - b) > 0))
-    digits = 3 if key.endswith("auc") or key == "accuracy" else 1
+    digits = 1 if key.endswith("_pct") else 3
     return f"{a.mean():.{digits}f} / {b.mean():.{digits}f} ({better}/{len(pairs)})"
 
 
@@ -162,7 +178,9 @@ def main():
         ours = run_side(pair, pair.method_args, args.seeds, folder, work)
         theirs = run_side(pair, pair.baseline_args, args.seeds, f"{folder}-base", work)
         everything[name] = {"method": ours, "baseline": theirs, "seeds": args.seeds}
-        for source in MAPS:
+        for source in (*MAPS, "trainer's map"):
+            if not any(r and source in r for r in ours):
+                continue
             mine = [r and r.get(source) for r in ours]
             base = [r and r.get(source) for r in theirs]
             cells = " | ".join(cell(mine, base, key, d) for key, _, d in METRICS)
