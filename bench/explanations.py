@@ -164,6 +164,9 @@ def main():
     parser.add_argument("--work", help="folder for data sets and runs (default: a new "
                                        "temporary one); finished runs and evaluations in "
                                        "it are read, not redone")
+    parser.add_argument("--side", choices=("both", "method", "baseline"), default="both",
+                        help="train and score only one side (two invocations on one "
+                             "--work folder run side by side; a third prints the table)")
     args = parser.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="explanations-")
     os.makedirs(work, exist_ok=True)
@@ -175,8 +178,11 @@ def main():
     for name in args.pairs:
         pair = PAIRS[name]
         folder = os.path.join(work, f"{pair.data}-{name}")  # as bench/claims.py names runs
-        ours = run_side(pair, pair.method_args, args.seeds, folder, work)
-        theirs = run_side(pair, pair.baseline_args, args.seeds, f"{folder}-base", work)
+        skip = [None] * len(args.seeds)
+        ours = (run_side(pair, pair.method_args, args.seeds, folder, work)
+                if args.side != "baseline" else skip)
+        theirs = (run_side(pair, pair.baseline_args, args.seeds, f"{folder}-base", work)
+                  if args.side != "method" else skip)
         everything[name] = {"method": ours, "baseline": theirs, "seeds": args.seeds}
         for source in (*MAPS, "trainer's map"):
             if not any(r and source in r for r in ours):
