@@ -10,6 +10,7 @@ a JSON file ``{"image_size": [H, W], "classes": {name: {"centers": [[y, x],
 import json
 import math
 import os
+import zipfile
 
 import numpy as np
 
@@ -79,6 +80,30 @@ def masks_from_spec(spec, class_names):
     return masks, counts
 
 
+MAX_ARRAY_BYTES = 4 << 30  # an .npz member's declared size above this is refused
+
+
+def _check_npz_sizes(path):
+    """Refuses an .npz whose arrays would take more than MAX_ARRAY_BYTES once
+    loaded, from each member's .npy header, before anything is read: numpy
+    allocates the declared shape up front, so a small file (or a compressed
+    one) can otherwise ask for any amount of memory."""
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if not member.endswith(".npy"):
+                continue
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(stream)
+            size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if size > MAX_ARRAY_BYTES:
+                raise MaskError(f"--masks: '{path}' array '{member[:-4]}' declares shape "
+                                f"{tuple(shape)} ({size / 2**30:.1f} GiB); more than "
+                                f"{MAX_ARRAY_BYTES >> 30} GiB is refused")
+
+
 def load_masks(path, class_names):
     """(masks (C, M, H, W) float32, counts (C,) int) from an .npz or .json
     mask set, checked against the dataset's classes."""
@@ -91,10 +116,11 @@ def load_masks(path, class_names):
         except (json.JSONDecodeError, UnicodeDecodeError, MaskError) as error:
             raise MaskError(f"--masks: '{path}' is not a valid mask JSON: {error}") from error
     try:
+        _check_npz_sizes(path)
         with np.load(path) as data:
             masks, counts = data["masks"].astype(np.float32), data["counts"].astype(np.int64)
             names = [str(n) for n in data["classes"]] if "classes" in data else None
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise MaskError(f"--masks: cannot read '{path}' as an .npz with 'masks' and "
                         f"'counts': {error}") from error
     if masks.ndim != 4:

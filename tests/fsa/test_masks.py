@@ -104,3 +104,34 @@ def test_small_masks_are_named():
                       [np.zeros((96, 96), "float32")]])             # no prior
     grid = masks_on_grid(masks, geometry, (96, 96))
     assert small_masks(grid, [1, 1, 0], ["dot", "blob", "away"]) == ["dot"]
+
+
+def test_an_npz_declaring_huge_arrays_is_refused_before_loading(tmp_path, monkeypatch):
+    """numpy allocates an .npy member's declared shape before reading it: a
+    few hundred bytes may ask for terabytes. The header is read first."""
+    import io
+    import tracemalloc
+    import zipfile
+
+    from fsa import masks as masks_module
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                   "shape": (1000, 1000, 1000, 1000)})
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("masks.npy", header.getvalue() + b"\0" * 64)
+        archive.writestr("counts.npy", b"")
+    assert path.stat().st_size < 1000
+    tracemalloc.start()
+    with pytest.raises(MaskError, match=r"declares shape \(1000, 1000, 1000, 1000\).*3725"):
+        load_masks(str(path), ["a"])
+    assert tracemalloc.get_traced_memory()[1] < 50 << 20  # nothing big was allocated
+    tracemalloc.stop()
+    # The cap applies to what the arrays would take, compressed or not.
+    np.savez_compressed(tmp_path / "zeros.npz", masks=np.zeros((2, 1, 256, 256), "float32"),
+                        counts=[1, 0])
+    monkeypatch.setattr(masks_module, "MAX_ARRAY_BYTES", 2 * 256 * 256 * 4 - 1)
+    with pytest.raises(MaskError, match="more than"):
+        load_masks(str(tmp_path / "zeros.npz"), ["a", "b"])
+    monkeypatch.setattr(masks_module, "MAX_ARRAY_BYTES", 2 * 256 * 256 * 4)
+    assert load_masks(str(tmp_path / "zeros.npz"), ["a", "b"])[0].shape == (2, 1, 256, 256)
