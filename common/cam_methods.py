@@ -182,7 +182,8 @@ class ClassActivationMap:
         source = find_cam_source(model) or method_cam_source(model)
         if source is None:
             raise ValueError(f"CAM: model '{model.name}' has no head whose logits decompose "
-                             f"into class maps; expected {describe_heads()}")
+                             f"into class maps; expected {describe_heads()}, or a FAM "
+                             "network")
         if layer is not None and layer not in (source.feature_layer,
                                                source.feature_layer.name):
             raise ValueError(f"CAM: the head of model '{model.name}' reads layer "

@@ -73,7 +73,7 @@ class Evaluate(ModelCommand):
         parser.add_argument("--out", required=True, help="folder for metrics.json and pictures")
         parser.add_argument("--maps", default="gradcam",
                             help=f"map sources, comma-separated, of {', '.join(MAPS)} "
-                                 "(cam: a GAP -> Dense or 1x1 conv CAM head)")
+                                 "(cam: a GAP -> Dense or 1x1 conv CAM head, or FAM's class maps)")
         parser.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
                             help="the rows to evaluate")
         parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
