@@ -149,17 +149,3 @@ def built_once(tmp_path_factory):
         return result
     return get
 
-
-# The longest single tests (seconds, 2 workers on 2 cores) go out first:
-# pytest-xdist hands out the groups first, then single tests in collection
-# order, and these, collected late, kept one worker busy alone at the end.
-LONGEST_FIRST = (
-    "tests/fsa/test_train.py::test_fsa_beats_cross_entropy_on_the_demo",  # ~380
-    "tests/common/test_multi_worker.py",  # 50 to 190 each
-    "tests/fsa/test_train.py::test_where_plain_short_run_stays_alive",  # ~65
-    "tests/common/test_harness.py::test_resume_after_sigkill",  # ~55
-)
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))  # stable
