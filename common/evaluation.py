@@ -23,7 +23,7 @@ import tensorflow as tf
 from common.cam_methods import MAP_SOURCES
 from common.cam_sources import output_kind
 from common.chunked import call_model
-from common.data.image_header import declared_size
+from common.data.image_header import file_size
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
 from common.explanation_metrics import ExplanationMeans, confidence_change, deletion, insertion
@@ -49,10 +49,8 @@ def probability_function(model):
 
 
 def file_sizes(rows):
-    """(height, width) of each row's image file, from its header."""
-    import cv2
-    return [declared_size(path) or cv2.imread(path, cv2.IMREAD_UNCHANGED).shape[:2]
-            for path in rows["path"]]
+    """(height, width) of each row's image file (``file_size``)."""
+    return [file_size(path) for path in rows["path"]]
 
 
 def pointing_terms(maps, rows, has_boxes):

@@ -20,6 +20,7 @@ boxes.result()["max_box_acc_v2_pct"]
 import cv2
 import numpy as np
 
+from common.data.image_header import file_size
 from common.wsol_metrics import (average_precision, best_ious, box_acc_summary, box_from_map,
                                  boxes_right, cam_thresholds, pxap_edges, read_mask,
                                  score_histograms)
@@ -106,7 +107,7 @@ def scaled_boxes(table, image_size):
     ``resize_bbox`` does (``int(x * new_width / width)``)."""
     boxes = []
     for path, image_boxes in zip(table["path"], table["boxes"]):
-        height, width = cv2.imread(path, cv2.IMREAD_UNCHANGED).shape[:2]
+        height, width = file_size(path)
         box = np.asarray(image_boxes, np.float64).reshape(-1, 4)
         sizes = np.array([width, height] * 2, np.float64)
         boxes.append(np.trunc(box * float(image_size) / sizes).astype(np.int64))

@@ -57,6 +57,16 @@ def declared_size(path):
     return None
 
 
+def file_size(path):
+    """(height, width) of an image file: from its header, or by decoding it
+    when the header is none that ``declared_size`` reads."""
+    size = declared_size(path)
+    if size is None:
+        import cv2
+        size = cv2.imread(path, cv2.IMREAD_UNCHANGED).shape[:2]
+    return tuple(size)
+
+
 def too_large(path):
     """Why ``path`` must not be decoded (it declares more than
     ``MAX_IMAGE_PIXELS`` pixels), or None."""

@@ -8,7 +8,7 @@ import importlib
 
 import numpy as np
 
-from common.data.image_header import declared_size
+from common.data.image_header import file_size
 from common.training.cli import ConfigError
 
 FSA_GUIDE = "fsa.guide:ForcedSpatialAttention"
@@ -58,12 +58,7 @@ def normalised_boxes(table):
     for row, (path, boxes) in enumerate(zip(table["path"], table["boxes"])):
         if not len(boxes):
             continue
-        size = declared_size(path)
-        if size is None:
-            from PIL import Image
-            with Image.open(path) as image:
-                size = image.size[::-1]
-        height, width = size
+        height, width = file_size(path)
         for index, (x0, y0, x1, y1) in enumerate(list(boxes)[:most]):
             out[row, index] = (y0 / height, x0 / width, y1 / height, x1 / width)
     return np.clip(out, 0.0, 1.0)
