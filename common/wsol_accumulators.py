@@ -167,6 +167,29 @@ class LocalizationMetrics:
         self.count += len(maps)
         return boxes, gts
 
+    def counts_vector(self):
+        """Every count as one int64 vector, to sum over workers
+        (``Shard.sum``): the results of summed counts equal one process's."""
+        return np.concatenate([
+            [self.counts.box_right, self.counts.both_right, self.counts.class_right,
+             self.counts.count, self.box_acc.count, self.class_right, self.count],
+            *self.box_acc.correct.values(), self.pixels.true_hist, self.pixels.false_hist,
+        ]).astype(np.int64)
+
+    def load_counts(self, vector):
+        """Sets every count from a ``counts_vector`` (e.g. the workers' sum)."""
+        vector = np.asarray(vector, np.int64)
+        (self.counts.box_right, self.counts.both_right, self.counts.class_right,
+         self.counts.count, self.box_acc.count, self.class_right,
+         self.count) = (int(v) for v in vector[:7])
+        start = 7
+        for hits in self.box_acc.correct.values():
+            hits[:] = vector[start:start + len(hits)]
+            start += len(hits)
+        for hist in (self.pixels.true_hist, self.pixels.false_hist):
+            hist[:] = vector[start:start + len(hist)]
+            start += len(hist)
+
     def result(self):
         if self.has_boxes:
             result = self.counts.result()

@@ -37,26 +37,33 @@ class DistractionTrainer(Trainer):
         return DistractionModel(network, p=args.p, threshold=args.threshold,
                                 mode=args.occlusion, seed=args.seed, **hnc_options(args))
 
-    def extra_metrics(self, args, network, data, probabilities):
+    def extra_metrics(self, args, network, data, probabilities, shard=None):
         return {"erased": erased_metrics(network, data.test, data.classes, args.image_size,
                                          args.batch_size, data.multi_label, args.seed,
-                                         args.verbose),
+                                         args.verbose, shard),
                 "occlusion": {"p": args.p, "threshold": args.threshold,
                               "mode": args.occlusion}}
 
 
 def erased_metrics(network, table, classes, image_size, batch_size=32, multi_label=False,
-                   seed=0, verbose=0):
-    """The test metrics on randomly erased test images (``erase``, seeded per
-    image): the table streams through the input pipeline batch by batch and
-    only the probabilities (N x C) are kept, so memory does not grow with
-    the test set and the result does not depend on ``batch_size``."""
-    data = make_dataset(table, classes, image_size, batch_size, multi_label=multi_label,
-                        cache=False)
-    probabilities, start = [], 0
-    for images, _ in batches(data, len(table), batch_size, "erased test set", verbose):
-        erased = erase(images.numpy(), seed=seed, rows=range(start, start + len(images)))
-        probabilities.append(np.asarray(network(erased, training=False)))
+                   seed=0, verbose=0, shard=None):
+    """The test metrics on randomly erased test images (``erase``, seeded by
+    the image's row in the table): the table streams through the input
+    pipeline batch by batch and only the probabilities (N x C) are kept, so
+    memory does not grow with the test set, and the result depends neither
+    on ``batch_size`` nor on how ``shard`` (a ``Shard``: this worker's rows)
+    splits the rows between workers."""
+    rows = shard.rows if shard is not None else np.arange(len(table))
+    probabilities, start = [np.zeros((0, len(classes)), np.float32)], 0
+    for images, _ in (batches(make_dataset(table.iloc[rows], classes, image_size, batch_size,
+                                           multi_label=multi_label, cache=False),
+                              len(rows), batch_size, "erased test set", verbose)
+                      if len(rows) else ()):  # a worker's share can be empty
+        erased = erase(images.numpy(), seed=seed, rows=rows[start:start + len(images)])
+        probabilities.append(np.asarray(network(erased, training=False), np.float32))
         start += len(images)
+    probabilities = np.concatenate(probabilities)
+    if shard is not None:
+        probabilities = shard.gather(probabilities)
     y_true = encode_labels(table, classes, multi_label)
-    return classification_metrics(y_true, np.concatenate(probabilities), classes, multi_label)
+    return classification_metrics(y_true, probabilities, classes, multi_label)

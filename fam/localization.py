@@ -35,7 +35,8 @@ def map_function(network, kind="fam"):
 
 
 def evaluate_localization(network, table, class_names, image_size, probabilities,
-                          kind="fam", threshold=0.5, verbose=0, batch_size=32, keep=0):
+                          kind="fam", threshold=0.5, verbose=0, batch_size=32, keep=0,
+                          shard=None):
     """Top-1 Cls, GT-known Loc, Top-1 Loc (boxes at ``threshold``),
     MaxBoxAccV2 (min-max normalised maps) and, where the table has masks,
     PxAP; all in %.
@@ -46,11 +47,17 @@ def evaluate_localization(network, table, class_names, image_size, probabilities
     scores (OpenCV boxes, counts) are taken in a thread while the model
     makes the next batch's maps. Returns the
     metrics and, for the first ``keep`` images, dicts of ``image``, ``map``,
-    ``box`` and ``gts`` (for pictures)."""
-    labels = encode_labels(table, class_names)
+    ``box`` and ``gts`` (for pictures). ``shard``
+    (``common.training.sharded_predict.Shard``): this worker scores its
+    rows and the counts are summed over the workers; the first ``keep``
+    images are then this worker's first."""
     metrics = LocalizationMetrics(*has_boxes_and_masks(table), threshold)
+    if shard is not None:
+        table, probabilities = table.iloc[shard.rows], np.asarray(probabilities)[shard.rows]
+    labels = encode_labels(table, class_names)
     maps_of = map_function(network, kind)
-    data = make_dataset(table, class_names, image_size, batch_size, cache=False)
+    data = (make_dataset(table, class_names, image_size, batch_size, cache=False)
+            if len(table) else ())  # a worker's share can be empty
 
     def score(rows, maps):  # OpenCV and NumPy: runs while the next batch's maps are made
         return metrics.update(maps, table.iloc[rows], image_size,
@@ -58,14 +65,16 @@ def evaluate_localization(network, table, class_names, image_size, probabilities
 
     kept, start, pending = [], 0, None
     with ThreadPoolExecutor(1) as pool:  # one thread: the counts are added in order
-        for images, _ in batches(data, len(table), batch_size, f"{kind.upper()} maps",
-                                 verbose):
+        for images, _ in (batches(data, len(table), batch_size, f"{kind.upper()} maps",
+                                  verbose) if len(table) else ()):
             rows = slice(start, start + len(images))
             maps = maps_of(images, labels[rows])
             kept += _pictures(pending, keep)  # waits for the previous batch's scores
             pending = (pool.submit(score, rows, maps), images, maps, start)
             start += len(images)
         kept += _pictures(pending, keep)
+    if shard is not None:
+        metrics.load_counts(shard.sum(metrics.counts_vector()))
     result = metrics.result()
     result["map_kind"] = kind
     return result, kept

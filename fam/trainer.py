@@ -30,11 +30,12 @@ class FamTrainer(Trainer):
     def feature_layer(self, args):
         return None if args.baseline else "parts"
 
-    def extra_metrics(self, args, network, data, probabilities):
+    def extra_metrics(self, args, network, data, probabilities, shard=None):
         if not data.test["boxes"].map(len).gt(0).all():
             return {"localization": "skipped: the test images have no boxes"}
         result, _ = evaluate_localization(network, data.test, data.classes, args.image_size,
                                           probabilities,
                                           kind="cam" if args.baseline else "fam",
-                                          verbose=args.verbose, batch_size=args.batch_size)
+                                          verbose=args.verbose, batch_size=args.batch_size,
+                                          shard=shard)
         return {"localization": result}

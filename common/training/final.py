@@ -1,6 +1,9 @@
 """After training: the deployable model and its exports, the test-set
 metrics, predictions and confusion matrix of a run folder."""
 
+import argparse
+import contextlib
+import inspect
 import os
 import sys
 
@@ -17,7 +20,7 @@ from common.training.chance_guard import at_chance, chance_accuracy
 from common.training.metrics import classification_metrics
 from common.training.plots import save_confusion_matrix
 from common.training.progress import PredictProgress, native_logs_off
-from common.training.sharded_predict import gather_rows, shard_rows
+from common.training.sharded_predict import Shard
 from common.training.tensorboard_logs import write_run_summary
 
 
@@ -32,8 +35,9 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     runfolder.save_model(network, os.path.join(run, "model.keras"))
     if chief:
         write_exports(command, args, network, run, test_set)
-    probabilities = test_probabilities(command, args, data, network, dataset, test_set,
-                                       model.distribute_strategy if multi_worker else None,
+    shard = (Shard(len(data.test), *workers.share(), model.distribute_strategy)
+             if multi_worker else Shard(len(data.test)))
+    probabilities = test_probabilities(command, args, data, network, dataset, test_set, shard,
                                        chief)
     probabilities = as_probabilities(probabilities, network)  # a logits network's too
     y_true = datalib.encode_labels(data.test, data.classes, data.multi_label)
@@ -41,8 +45,8 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     metrics["evaluated_on"] = data.evaluated_on
     metrics["kept_epoch"] = kept["epoch"]
     metrics["kept_by"] = f"best {kept['metric']}" if kept["metric"] else "last epoch"
-    if chief:  # another worker's metrics.json goes to a folder that is removed
-        metrics.update(trainer.extra_metrics(args, network, data, probabilities))
+    metrics.update(method_metrics(command, trainer, args, network, data, probabilities,
+                                  shard, chief))
     write_json(os.path.join(run, "metrics.json"), metrics)
     write_run_summary(os.path.join(run, "tensorboard", "test"),
                       {**vars(args), "method": command.method}, metrics, args.epochs)
@@ -64,27 +68,45 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     return run
 
 
-def test_probabilities(command, args, data, network, dataset, test_set, strategy, chief):
+def test_probabilities(command, args, data, network, dataset, test_set, shard, chief):
     """The network's probabilities on the test table (N x C, in its order).
-    Under a multi-worker ``strategy`` each worker predicts its share of the
+    Under a multi-worker strategy each worker predicts its ``shard`` of the
     rows and the shares are all-gathered (``sharded_predict``), so the work
     is split and every worker gets what one process would have predicted."""
-    index, count = workers.share() if strategy else (0, 1)
-    rows = shard_rows(len(data.test), index, count)
-    table = data.test.iloc[rows] if strategy else data.test
+    sharded = shard.strategy is not None
+    table = data.test.iloc[shard.rows] if sharded else data.test
     progress = PredictProgress(len(table), args.batch_size, f"{data.evaluated_on} set",
                                args.verbose if chief else 0)
-    local = (network.predict(dataset(table, cache=False) if strategy else test_set,
+    local = (network.predict(dataset(table, cache=False) if sharded else test_set,
                              verbose=0, callbacks=[progress]) if len(table)
              else np.zeros((0, len(data.classes)), np.float32))
-    if strategy is None:
-        return local
+    with peer_stopped(command, "the test metrics are not"):
+        return shard.gather(np.asarray(local, np.float32)) if sharded else local
+
+
+def method_metrics(command, trainer, args, network, data, probabilities, shard, chief):
+    """The method's own entries of metrics.json. A trainer whose
+    ``extra_metrics`` takes ``shard`` runs it on every worker, each on its
+    rows (the sums and gathers are collectives, so all must call it);
+    another runs it on the chief only, over the whole table."""
+    takes_shard = "shard" in inspect.signature(trainer.extra_metrics).parameters
+    if not takes_shard:  # another worker's metrics.json goes to a folder that is removed
+        return trainer.extra_metrics(args, network, data, probabilities) if chief else {}
+    quiet = args if chief else argparse.Namespace(**{**vars(args), "verbose": 0})
+    with peer_stopped(command, "the method's test metrics are not"):
+        return trainer.extra_metrics(quiet, network, data, probabilities, shard=shard)
+
+
+@contextlib.contextmanager
+def peer_stopped(command, lost):
+    """A peer worker that stops during a collective of the final evaluation
+    ends this one with one line and status 1 (model.keras is saved)."""
     try:
-        return gather_rows(strategy, rows, np.asarray(local, np.float32), len(data.test))
-    except tf.errors.UnavailableError as error:  # a peer worker stopped
+        yield
+    except tf.errors.UnavailableError as error:
         print(f"{command.method}: error: another worker stopped during the final "
-              f"evaluation ({str(error).splitlines()[0][:160]}); model.keras is saved, the "
-              "test metrics are not", file=sys.stderr)
+              f"evaluation ({str(error).splitlines()[0][:160]}); model.keras is saved, "
+              f"{lost}", file=sys.stderr)
         sys.exit(1)
 
 

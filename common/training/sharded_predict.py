@@ -1,8 +1,9 @@
-"""The final evaluation's probabilities under a multi-worker strategy: each
-worker predicts its share of the test rows (``index::workers``) through
-the same input pipeline, and the rows and probabilities are all-gathered
-with the strategy's collectives, so every worker ends with the N x C table
-in the table's order, as one process would have predicted it.
+"""The final evaluation under a multi-worker strategy: each worker predicts
+its share of the test rows (``index::workers``) through the same input
+pipeline, and the rows and probabilities are all-gathered with the
+strategy's collectives, so every worker ends with the N x C table in the
+table's order, as one process would have predicted it; a method's counts
+(``Shard.sum``) are summed the same way.
 
 Collectives rather than files merged by the chief: they travel over the
 channel training already uses, so workers on different machines need no
@@ -52,3 +53,28 @@ def gather_rows(strategy, rows, values, count):
     result = np.empty((count, *values.shape[1:]), values.dtype)
     result[all_rows] = all_values
     return result
+
+
+class Shard:
+    """This process's part of the final evaluation, handed to a trainer's
+    ``extra_metrics(..., shard=...)``: ``rows`` of the test table to score,
+    ``gather`` for per-row values (every worker gets the whole table's, in
+    order) and ``sum`` for counts (every worker gets the total). Without a
+    strategy it is the whole table and both are the identity, so a method
+    writes its metric once for one process and for many workers."""
+
+    def __init__(self, count, index=0, workers=1, strategy=None):
+        self.count, self.strategy = count, strategy
+        self.rows = shard_rows(count, index, workers) if strategy else np.arange(count)
+
+    def gather(self, values):
+        """(count, ...) from this worker's (len(rows), ...) ``values``."""
+        return values if self.strategy is None else gather_rows(self.strategy, self.rows,
+                                                                values, self.count)
+
+    def sum(self, counts):
+        """The element-wise sum of every worker's int64 ``counts`` vector."""
+        counts = np.asarray(counts, np.int64).reshape(1, -1)
+        if self.strategy is None:
+            return counts[0]
+        return _all_gather(self.strategy, counts).sum(axis=0)

@@ -133,8 +133,13 @@ class Trainer:
         """The deployable model written as model.keras."""
         return model.network
 
-    def extra_metrics(self, args, network, data, probabilities):
-        """The method's own entries of metrics.json."""
+    def extra_metrics(self, args, network, data, probabilities, shard=None):
+        """The method's own entries of metrics.json. ``shard``
+        (``common.training.sharded_predict.Shard``): the test rows this
+        process scores, with ``gather`` / ``sum`` to combine the workers'
+        parts; every worker calls it under a multi-worker strategy, so the
+        work is split. An override without ``shard`` runs on the chief
+        only, over the whole test table."""
         return {}
 
     def failure(self, args, history):

@@ -29,13 +29,16 @@ def keep(model, path):
     np.savez(os.environ["WEIGHTS_OUT"], *model.get_weights())
     save_model(model, path)
 runfolder.save_model = keep
-if os.environ.get("SHARE_OUT"):  # records the test rows this worker predicted
-    from common.training import final
-    gather = final.gather_rows
+if os.environ.get("SHARE_OUT"):  # records the test rows this worker scored
+    from common.training import sharded_predict
+    gather, add = sharded_predict.gather_rows, sharded_predict.Shard.sum
     def record(strategy, rows, values, count):
         np.savez(os.environ["SHARE_OUT"], rows=rows, predicted=len(values))
         return gather(strategy, rows, values, count)
-    final.gather_rows = record
+    def record_counts(shard, counts):
+        np.save(os.environ["SHARE_OUT"] + "-counts.npy", counts)
+        return add(shard, counts)
+    sharded_predict.gather_rows, sharded_predict.Shard.sum = record, record_counts
 sys.argv = sys.argv[1:]
 runpy.run_module(sys.argv[0], run_name="__main__")
 """
@@ -138,6 +141,16 @@ def test_two_workers_equal_one_process_with_two_replicas(tmp_path, mirrored, mod
     assert (run / "model.keras").is_file() and (run / "metrics.json").is_file()
     assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1]
     assert list((tmp_path / "tmp").glob("attention-*")) == []
+    if module == "distraction.train":  # the erased test: each worker its rows, gathered
+        from common.training.entry import parse, trainer_of
+        from common.training.harness import load_data
+        from distraction.trainer import erased_metrics
+        args = parse(command, argv + ["--output", str(tmp_path / "one")])
+        data = load_data(args, trainer_of(command))
+        want = erased_metrics(keras.saving.load_model(run / "model.keras"), data.test,
+                              data.classes, args.image_size, args.batch_size, seed=args.seed)
+        got = json.loads((run / "metrics.json").read_text())["erased"]
+        assert got["num_images"] == len(data.test) and {k: got[k] for k in want} == want
 
 
 def test_two_workers_evaluate_their_shares_and_equal_one_process(tmp_path, small_demo,
@@ -203,6 +216,29 @@ def test_every_other_trainer_takes_a_two_worker_step(tmp_path, small_demo, demo_
                         _weights(tmp_path / f"{module}1.npz")):
             np.testing.assert_array_equal(a, b)
         assert (run / "model.keras").is_file()
+        if module == "fam.train":
+            check_fam_localization(run, module, data, settings, tmp_path)
+
+
+def check_fam_localization(run, module, data, settings, tmp_path):
+    """Each worker scored its half of the test rows, the counts were summed,
+    and the chief's localisation equals one process's on model.keras."""
+    from common.training.entry import parse, trainer_of
+    from common.training.harness import load_data
+    from fam.localization import evaluate_localization
+    from fam.train import COMMAND
+    args = parse(COMMAND, ["--data", data, "--config", settings, "--image-size", "32",
+                           "--batch-size", "16", "--output", str(tmp_path / "one")])
+    loaded = load_data(args, trainer_of(COMMAND))
+    table, classes = loaded.test, loaded.classes
+    predictions = pd.read_csv(run / "predictions.csv", dtype={"label": str, "predicted": str})
+    probabilities = predictions[[f"p_{c}" for c in classes]].to_numpy()
+    want, _ = evaluate_localization(keras.saving.load_model(run / "model.keras"), table,
+                                    classes, 32, probabilities, kind="fam", batch_size=16)
+    got = json.loads((run / "metrics.json").read_text())["localization"]
+    assert got == want
+    local = [np.load(tmp_path / f"{module}{i}-share.npz-counts.npy") for i in range(2)]
+    assert [int(c[3]) for c in local] == [(len(table) + 1) // 2, len(table) // 2]
 
 
 def test_a_killed_worker_resumes_from_the_last_finished_epoch(tmp_path):

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from common.data.pipeline import decode_image
 from common.training.metrics import classification_metrics
+from common.training.sharded_predict import Shard, shard_rows
 from distraction.robustness import erase
 from distraction.trainer import erased_metrics
 
@@ -50,3 +51,22 @@ def test_erased_metrics_do_not_depend_on_the_batch_size(tmp_path):
         assert got == expected
     assert np.abs(probabilities - network.predict(images, verbose=0)).max() > 0.01
     assert 0 < got["accuracy"] < 1
+    # A worker's share (rows 1::2) erases its images as the whole set does.
+    share = _Half(len(table), 1)
+    erased_metrics(network, table, classes, 24, 4, seed=9, shard=share)
+    np.testing.assert_allclose(share.local, probabilities[1::2], rtol=1e-6, atol=1e-7)
+
+
+class _Half(Shard):
+    """The second of two workers' shares, run in this process: ``gather``
+    keeps the local probabilities and returns the whole set's."""
+
+    def __init__(self, count, index):
+        super().__init__(count)
+        self.rows, self.local = shard_rows(count, index, 2), None
+
+    def gather(self, values):
+        self.local = values
+        whole = np.zeros((self.count, values.shape[1]), values.dtype)
+        whole[self.rows] = values
+        return whole

@@ -11,7 +11,8 @@ import tensorflow as tf
 from common.backbones import build_backbone
 from common.cam import normalize_maps
 from common.data.pipeline import decode_image
-from common.wsol_accumulators import scaled_boxes
+from common.training.sharded_predict import Shard, shard_rows
+from common.wsol_accumulators import LocalizationMetrics, scaled_boxes
 from common.wsol_metrics import localization_accuracy, max_box_acc, pixel_average_precision
 from fam.localization import evaluate_localization
 from fam.model import build_fam, maps_model
@@ -67,3 +68,28 @@ def test_streamed_metrics_equal_whole_set_metrics_for_any_batch_size(tmp_path):
         np.testing.assert_allclose(kept[3]["image"], images[3].numpy(), atol=1e-6)
         assert kept[2]["gts"].tolist() == gts[2].tolist()
         assert kept[1]["box"] == box_from_map(kept[1]["map"], threshold)  # scored in a thread
+    # Two workers' shares (rows 0::2 and 1::2) scored apart: their summed
+    # counts give the whole set's metrics (what Shard.sum does across workers).
+    shards = [_Half(len(table), index) for index in (0, 1)]
+    for shard in shards:
+        evaluate_localization(network, table, ["0", "1"], 32, probabilities,
+                              threshold=threshold, batch_size=2, shard=shard)
+    assert [int(s.local[3]) for s in shards] == [4, 3]  # each counted its rows only
+    summed = LocalizationMetrics(True, True, threshold)
+    summed.load_counts(shards[0].local + shards[1].local)
+    result = summed.result()
+    assert {k: result[k] for k in expected} == pytest.approx(expected, abs=1e-9)
+    assert result["pxap_pct"] == pytest.approx(pxap, abs=1e-6)
+
+
+class _Half(Shard):
+    """One of two workers' shares, run in this process: ``sum`` keeps the
+    local counts (the test adds the two)."""
+
+    def __init__(self, count, index):
+        super().__init__(count)
+        self.rows, self.local = shard_rows(count, index, 2), None
+
+    def sum(self, counts):
+        self.local = np.asarray(counts)
+        return self.local
