@@ -243,7 +243,7 @@ def check_fam_localization(run, module, data, settings, tmp_path):
 
 def test_a_killed_worker_resumes_from_the_last_finished_epoch(tmp_path):
     run = tmp_path / "run"
-    argv = ["--epochs", "5", "--image-size", "16", "--batch-size", "32"]
+    argv = ["--epochs", "3", "--image-size", "16", "--batch-size", "32"]
     processes = start_workers("common.train", run, argv, tmp_path)
     meta = run / "backup" / "training_metadata.json"
     deadline = time.time() + 240
@@ -257,11 +257,11 @@ def test_a_killed_worker_resumes_from_the_last_finished_epoch(tmp_path):
     last = err.strip().splitlines()[-1]
     assert "another worker stopped" in last and "--resume" in last, err[-2000:]
     finished = json.loads(meta.read_text())["epoch"]
-    assert 1 <= finished < 5 and not (run / "model.keras").exists()
+    assert 1 <= finished < 3 and not (run / "model.keras").exists()
     results = finish(start_workers("common.train", run, ["--resume"], tmp_path))
     for code, _, err in results:
         assert code == 0, err[-3000:]
-    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1, 2, 3, 4]
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1, 2]
     assert (run / "model.keras").is_file() and (run / "metrics.json").is_file()
-    assert len(list((run / "cams").glob("epoch_*.png"))) == 5
+    assert len(list((run / "cams").glob("epoch_*.png"))) == 3
     assert list((tmp_path / "tmp").glob("attention-*")) == []

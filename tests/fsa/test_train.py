@@ -14,24 +14,28 @@ from fsa.train import COMMAND
 
 
 def test_fsa_beats_cross_entropy_on_the_demo(tmp_path):
+    """The demo's data (the class-coded corner square in the training
+    images only) at half the demo's epochs, 3 + 3, to keep the suite short:
+    the mechanism shows by then. ``make demo`` and bench/claims.py run the
+    full 6 + 6."""
     accuracy = {}
     for variant in ("ce", "fsa"):
         run = tmp_path / variant
         # cross-entropy learns the corner square, random in val and test: at chance
-        main(COMMAND, ["--variant", variant, "--output", str(run), "--verbose", "0",
-                       "--at-chance", "warn"])
+        main(COMMAND, ["--variant", variant, "--stage1-epochs", "3", "--stage2-epochs", "3",
+                       "--output", str(run), "--verbose", "0", "--at-chance", "warn"])
         accuracy[variant] = json.loads((run / "metrics.json").read_text())["accuracy"]
-    # Measured on seeds 0, 1, 2: ce 0.20 / 0.25 / 0.65 (it learns the corner
-    # square, which is random in val and test), fsa 0.97 / 0.95 / 0.98.
+    # Measured at 3 + 3, seed 0: ce 0.34, fsa 0.89; at the demo's 6 + 6, seeds
+    # 0, 1, 2: ce 0.20 / 0.25 / 0.65, fsa 0.97 / 0.95 / 0.98.
     assert accuracy["fsa"] > accuracy["ce"] + 0.25, accuracy
     assert accuracy["fsa"] >= 0.8, accuracy
     history = pd.read_csv(tmp_path / "fsa" / "history.csv")
-    assert len(history) == 12 and (history["fsa_loss"] > 0).all()
+    assert len(history) == 6 and (history["fsa_loss"] > 0).all()
     assert (history["cam_alive"] > 0).all() and (history["val_cam_alive"] > 0).all()
     resolved = yaml.safe_load((tmp_path / "fsa" / "config.yaml").read_text())
     assert (resolved["fit_loss"], resolved["mask_peak"]) == ("bce", "one")
     assert "fsa_loss" not in pd.read_csv(tmp_path / "ce" / "history.csv").columns
-    assert (tmp_path / "fsa" / "cams" / "epoch_012.png").is_file()
+    assert (tmp_path / "fsa" / "cams" / "epoch_006.png").is_file()
     deployed = load_model(tmp_path / "fsa" / "model.keras")
     assert deployed.count_params() == build_squeezenet(5, (96, 96, 3)).count_params()
 
