@@ -59,3 +59,41 @@ def test_keras_still_reduces_scalar_logs_on_axis_0_in_multi_worker_mode():
     assert "_value_specs" in PerReplicaSpec.__init__.__code__.co_names
     build = inspect.getsource(trainer.TensorFlowTrainer._maybe_symbolic_build)
     assert 'self.distribute_strategy.reduce(\n                        "MEAN"' in build
+
+
+def test_a_guided_fit_traces_its_train_step_once_where_keras_traces_twice():
+    """Without a strategy Keras builds the optimizer and the metrics inside
+    the first trace, and tf.function traces again (tensorflow#48851); the
+    toolkit's models build first. The plain Keras count shows the upstream
+    behaviour still exists (if it goes, the override can go too)."""
+    import numpy as np
+
+    import common
+
+    def network():
+        inputs = keras.Input((8, 8, 3))
+        features = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3)(
+            keras.layers.GlobalAveragePooling2D()(features)))
+
+    class Plain(keras.Model):
+        def train_step(self, data):
+            traces.append("plain")
+            return super().train_step(data)
+
+    class Guided(common.GuidedClassifier):
+        def train_step(self, data):
+            traces.append("guided")
+            return super().train_step(data)
+
+    traces = []
+    plain = network()
+    plain = Plain(plain.inputs, plain.outputs)
+    guided = Guided(network(), guides=[common.HomogeneousNegativeCam(weight=0.07, k=2)])
+    x, y = np.random.rand(16, 8, 8, 3).astype("float32"), np.arange(16) % 3
+    for model in (plain, guided):
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+    assert traces.count("plain") == 2 and traces.count("guided") == 1, traces
