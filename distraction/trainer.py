@@ -8,6 +8,7 @@ from common.data.tables import encode_labels
 from common.training.cli import ConfigError
 from common.training.metrics import classification_metrics
 from common.training.progress import batches
+from common.training.sharded_predict import Shard
 from common.training.trainer import Trainer, hnc_options
 from distraction.model import DistractionModel
 from distraction.robustness import erase
@@ -53,7 +54,8 @@ def erased_metrics(network, table, classes, image_size, batch_size=32, multi_lab
     memory does not grow with the test set, and the result depends neither
     on ``batch_size`` nor on how ``shard`` (a ``Shard``: this worker's rows)
     splits the rows between workers."""
-    rows = shard.rows if shard is not None else np.arange(len(table))
+    shard = shard or Shard(len(table))
+    rows = shard.rows
     probabilities, start = [np.zeros((0, len(classes)), np.float32)], 0
     for images, _ in (batches(make_dataset(table.iloc[rows], classes, image_size, batch_size,
                                            multi_label=multi_label, cache=False),
@@ -62,8 +64,6 @@ def erased_metrics(network, table, classes, image_size, batch_size=32, multi_lab
         erased = erase(images.numpy(), seed=seed, rows=rows[start:start + len(images)])
         probabilities.append(np.asarray(network(erased, training=False), np.float32))
         start += len(images)
-    probabilities = np.concatenate(probabilities)
-    if shard is not None:
-        probabilities = shard.gather(probabilities)
+    probabilities = shard.gather(np.concatenate(probabilities))
     y_true = encode_labels(table, classes, multi_label)
     return classification_metrics(y_true, probabilities, classes, multi_label)

@@ -9,6 +9,7 @@ from common.cam import GradCAM
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
 from common.training.progress import batches
+from common.training.sharded_predict import Shard
 from common.wsol_accumulators import LocalizationMetrics, has_boxes_and_masks
 
 
@@ -52,8 +53,8 @@ def evaluate_localization(network, table, class_names, image_size, probabilities
     rows and the counts are summed over the workers; the first ``keep``
     images are then this worker's first."""
     metrics = LocalizationMetrics(*has_boxes_and_masks(table), threshold)
-    if shard is not None:
-        table, probabilities = table.iloc[shard.rows], np.asarray(probabilities)[shard.rows]
+    shard = shard or Shard(len(table))
+    table, probabilities = table.iloc[shard.rows], np.asarray(probabilities)[shard.rows]
     labels = encode_labels(table, class_names)
     maps_of = map_function(network, kind)
     data = (make_dataset(table, class_names, image_size, batch_size, cache=False)
@@ -73,8 +74,7 @@ def evaluate_localization(network, table, class_names, image_size, probabilities
             pending = (pool.submit(score, rows, maps), images, maps, start)
             start += len(images)
         kept += _pictures(pending, keep)
-    if shard is not None:
-        metrics.load_counts(shard.sum(metrics.counts_vector()))
+    metrics.load_counts(shard.sum(metrics.counts_vector()))  # one worker: the same counts
     result = metrics.result()
     result["map_kind"] = kind
     return result, kept
