@@ -1,8 +1,9 @@
 """WSOL metrics, following Choe et al., "Evaluating Weakly Supervised Object
 Localization Methods Right" (CVPR 2020) and its public code's conventions:
 IoU with the inclusive +1 pixel convention; ``uint8(map * 255)`` thresholded
-strictly above ``int(tau * max)``; boxes from OpenCV contours (x1, y1 clipped
-to width - 1, height - 1); an image is correct when its best IoU over its
+strictly above ``int(tau * max)``; the boxes of OpenCV's contours (x1, y1
+clipped to width - 1, height - 1; found without tracing by
+``common.component_boxes``); an image is correct when its best IoU over its
 ground-truth boxes reaches delta. Also the protocol's boxes from a map at one
 threshold (``box_from_map``) and the rescaling of ground-truth boxes.
 
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from common.component_boxes import component_boxes
 from common.data.image_header import too_large
 
 
@@ -29,18 +31,6 @@ def iou_matrix(boxes_a, boxes_b):
     return inter / (area(a) + area(b) - inter)
 
 
-def _bounding_boxes(contours):
-    """(K, 4) ``x, y, x_end, y_end`` (exclusive ends) of OpenCV contours,
-    as ``cv2.boundingRect`` gives them, vectorised: min and max of each
-    contour's points (the simple chain keeps the extreme points)."""
-    lengths = np.fromiter(map(len, contours), np.int64, len(contours))
-    points = np.concatenate(contours).reshape(-1, 2)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    low = np.minimum.reduceat(points, starts, axis=0)
-    high = np.maximum.reduceat(points, starts, axis=0) + 1
-    return np.concatenate([low, high], axis=1)
-
-
 def _single_contour_box(binary, width, height):
     contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
     if len(contours) == 0:
@@ -49,50 +39,40 @@ def _single_contour_box(binary, width, height):
     return np.array([[x, y, min(x + w, width - 1), min(y + h, height - 1)]], np.int64)
 
 
+def _levels(score_map, thresholds):
+    """The protocol's uint8 map and its integer level per threshold."""
+    image = (np.asarray(score_map) * 255).astype(np.uint8)
+    return image, (np.asarray(thresholds, np.float64) * image.max()).astype(np.int64)
+
+
 def boxes_at_thresholds(score_map, thresholds, multi_contour=True):
     """Per threshold tau, the boxes of the contours of ``uint8(map * 255) >
-    int(tau * max)``: all of them, or the largest (contour area) only;
-    right and bottom clipped to width - 1, height - 1; ``[[0, 0, 0, 0]]``
-    where nothing is above tau. The protocol's algorithm
-    (``fam.wsol_reference``, the test reference) with the same boxes.
-
-    With all contours, the binary maps of every threshold are stacked into
-    one image, separated by rows of zeros (no contour crosses a zero row,
-    and what touches a map's edge touches the background as before), and
-    traced with one ``findContours`` call; the boxes of all contours are
-    computed at once."""
-    image = (np.asarray(score_map) * 255).astype(np.uint8)
+    int(tau * max)``: all of them (in no particular order), or the largest
+    (contour area) only; right and bottom clipped to width - 1, height - 1;
+    ``[[0, 0, 0, 0]]`` where nothing is above tau. The protocol's algorithm
+    (``fam.wsol_reference``, the test reference) with the same boxes; all
+    contours' boxes come from ``common.component_boxes`` without tracing."""
+    image, levels = _levels(score_map, thresholds)
     height, width = image.shape
-    levels = (np.asarray(thresholds, np.float64) * image.max()).astype(np.int64)
     if not multi_contour:
         return [_single_contour_box(cv2.threshold(image, int(level), 255,
                                                   cv2.THRESH_BINARY)[1], width, height)
                 for level in levels]
-    stacked = np.zeros((len(levels), height + 1, width), np.uint8)
-    for tile, level in zip(stacked, levels):  # 0/255 traces faster than 0/1
-        cv2.threshold(image, int(level), 255, cv2.THRESH_BINARY, dst=tile[:height])
-    contours = cv2.findContours(stacked.reshape(-1, width), cv2.RETR_LIST,
-                                cv2.CHAIN_APPROX_SIMPLE)[0]
-    boxes = np.zeros((0, 4), np.int64)
-    tiles = np.zeros(0, np.int64)
-    if len(contours):
-        boxes = _bounding_boxes(contours)
-        tiles = boxes[:, 1] // (height + 1)
-        boxes[:, [1, 3]] -= (tiles * (height + 1))[:, None]
-        boxes[:, 2] = np.minimum(boxes[:, 2], width - 1)
-        boxes[:, 3] = np.minimum(boxes[:, 3], height - 1)
-    order = np.argsort(tiles, kind="stable")
-    boxes, tiles = boxes[order], tiles[order]
-    cuts = np.searchsorted(tiles, np.arange(1, len(levels)))
-    return [part if len(part) else np.zeros((1, 4), np.int64)
-            for part in np.split(boxes, cuts)]
+    tiles, boxes = component_boxes(image, levels)
+    return [boxes[tiles == k] if (tiles == k).any() else np.zeros((1, 4), np.int64)
+            for k in range(len(levels))]
 
 
 def _best_iou_per_threshold(score_map, gt, thresholds, multi_contour):
-    per_tau = boxes_at_thresholds(score_map, thresholds, multi_contour)
-    counts = [len(b) for b in per_tau]
-    ious = iou_matrix(np.concatenate(per_tau), gt).max(axis=1)
-    return np.maximum.reduceat(ious, np.cumsum([0] + counts[:-1]))  # (taus,)
+    if not multi_contour:
+        per_tau = boxes_at_thresholds(score_map, thresholds, multi_contour)
+        return iou_matrix(np.concatenate(per_tau), gt).max(axis=1)
+    image, levels = _levels(score_map, thresholds)
+    tiles, boxes = component_boxes(image, levels)
+    best = np.full(len(levels), -1.0)
+    np.maximum.at(best, tiles, iou_matrix(boxes, gt).max(axis=1))
+    nothing = iou_matrix(np.zeros((1, 4)), gt).max()  # the protocol's box where no pixel passes
+    return np.where(best < 0, nothing, best)  # (taus,)
 
 
 def cam_thresholds(cam_curve_interval):
@@ -103,7 +83,7 @@ def cam_thresholds(cam_curve_interval):
 def best_ious(score_maps, gt_boxes, thresholds, multi_contour=True, workers=None):
     """(N, taus): per map and CAM threshold, the best IoU of its boxes with
     the image's ground-truth boxes; ``workers`` threads over the maps
-    (OpenCV releases the GIL), default the number of cores."""
+    (the box search releases the GIL), default the number of cores."""
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(workers) as pool:
         best = list(pool.map(lambda pair: _best_iou_per_threshold(
@@ -130,8 +110,8 @@ def max_box_acc(score_maps, gt_boxes, iou_thresholds=(30, 50, 70), cam_curve_int
         gt_boxes: per image, an array (G, 4) of pixel ``x0, y0, x1, y1``
             (rescaled as the protocol does:
             ``common.wsol_accumulators.scaled_boxes``).
-        workers: threads over the maps (OpenCV releases the GIL); default
-            the number of cores.
+        workers: threads over the maps (the box search releases the GIL);
+            default the number of cores.
     Returns:
         ``{"thresholds": taus, "box_acc_pct": {delta: [BoxAcc per tau] (%)},
         "max_box_acc_pct": {delta: max over tau}, "max_box_acc_v2_pct": mean
