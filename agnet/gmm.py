@@ -3,62 +3,99 @@ points, full covariances, k-means initialisation. It follows
 ``sklearn.mixture.GaussianMixture(covariance_type="full", init_params=
 "kmeans", n_init=1)`` step by step (the same k-means start, E and M steps,
 ``reg_covar``, stopping rule and final labels), with the 2x2 Cholesky
-factors in closed form over all components at once instead of a Python loop
-per component: several times faster, the same fit up to rounding
+factors in closed form, compiled with numba (no GIL held, so the region
+workers run in parallel): the same fit up to rounding, many times faster
 (``tests/agnet/test_regions.py`` compares the regions with scikit-learn's)."""
 
 import numpy as np
-from sklearn.cluster import KMeans
+from numba import njit
+
+from agnet.kmeans import kmeans_labels
 
 LOG_2PI = np.log(2 * np.pi)
+EPS = np.finfo(np.float64).eps
 
 
-def _parameters(points, resp, reg_covar):
-    """weights (k,), means (k, 2), covariances (k, 2, 2), as sklearn's
-    ``_estimate_gaussian_parameters`` (``nk`` floored at 10 eps)."""
-    nk = resp.sum(axis=0) + 10 * np.finfo(resp.dtype).eps
-    means = resp.T @ points / nk[:, None]
-    weights = resp.T / nk[:, None]  # (k, n)
-    dx = points[None, :, 0] - means[:, 0, None]
-    dy = points[None, :, 1] - means[:, 1, None]
-    covariances = np.empty((len(nk), 2, 2))
-    covariances[:, 0, 0] = (weights * dx * dx).sum(axis=1) + reg_covar
-    covariances[:, 1, 0] = covariances[:, 0, 1] = (weights * dx * dy).sum(axis=1)
-    covariances[:, 1, 1] = (weights * dy * dy).sum(axis=1) + reg_covar
-    return nk / len(points), means, covariances
+@njit(cache=True, nogil=True)
+def _parameters(points, resp, reg_covar, weights, means, covariances):
+    """weights (k,), means (k, 2), covariances (k, 3: xx, xy, yy), as
+    sklearn's ``_estimate_gaussian_parameters`` (``nk`` floored at 10 eps)."""
+    n, k = resp.shape
+    for j in range(k):
+        nk, sx, sy = 10 * EPS, 0.0, 0.0
+        for i in range(n):
+            nk += resp[i, j]
+        for i in range(n):
+            sx += resp[i, j] * points[i, 0]
+            sy += resp[i, j] * points[i, 1]
+        mx, my = sx / nk, sy / nk
+        xx, xy, yy = 0.0, 0.0, 0.0
+        for i in range(n):
+            w, dx, dy = resp[i, j] / nk, points[i, 0] - mx, points[i, 1] - my
+            xx += w * dx * dx
+            xy += w * dx * dy
+            yy += w * dy * dy
+        weights[j], means[j, 0], means[j, 1] = nk / n, mx, my
+        covariances[j, 0], covariances[j, 1], covariances[j, 2] = xx + reg_covar, xy, yy + reg_covar
 
 
-def _precision_cholesky(covariances):
-    """inv(cholesky(cov)).T of each 2x2 covariance, in closed form: the
-    upper-triangular ``P`` with ``P P^T = cov^-1``."""
-    a, b, c = covariances[:, 0, 0], covariances[:, 1, 0], covariances[:, 1, 1]
-    if np.any(a <= 0):
-        raise np.linalg.LinAlgError("ill-defined empirical covariance")
-    l11 = np.sqrt(a)
-    l21 = b / l11
-    rest = c - l21 ** 2
-    if np.any(rest <= 0):
-        raise np.linalg.LinAlgError("ill-defined empirical covariance")
-    l22 = np.sqrt(rest)
-    chol = np.zeros_like(covariances)
-    chol[:, 0, 0], chol[:, 0, 1], chol[:, 1, 1] = 1 / l11, -l21 / (l11 * l22), 1 / l22
-    return chol
+@njit(cache=True, nogil=True)
+def _weighted_log_prob(points, weights, means, covariances, out):
+    """(n, k) log N(x | mean_k, cov_k) + log w_k into ``out``, from the
+    closed-form upper-triangular ``P`` with ``P P^T = cov^-1``; False when a
+    covariance is not positive definite (sklearn raises then)."""
+    for j in range(len(weights)):
+        a, b, c = covariances[j, 0], covariances[j, 1], covariances[j, 2]
+        if a <= 0:
+            return False
+        l11 = np.sqrt(a)
+        l21 = b / l11
+        rest = c - l21 ** 2
+        if rest <= 0:
+            return False
+        l22 = np.sqrt(rest)
+        p00, p01, p11 = 1 / l11, -l21 / (l11 * l22), 1 / l22
+        log_det = np.log(p00) + np.log(p11)
+        log_weight = np.log(weights[j])
+        for i in range(len(points)):
+            dx, dy = points[i, 0] - means[j, 0], points[i, 1] - means[j, 1]
+            y0, y1 = dx * p00, dx * p01 + dy * p11
+            out[i, j] = -0.5 * (2 * LOG_2PI + y0 ** 2 + y1 ** 2) + log_det + log_weight
+    return True
 
 
-def _weighted_log_prob(points, weights, means, prec_chol):
-    """(n, k) log N(x | mean_k, cov_k) + log w_k."""
-    log_det = np.log(prec_chol[:, 0, 0]) + np.log(prec_chol[:, 1, 1])
-    dx = points[None, :, 0] - means[:, 0, None]  # (k, n)
-    dy = points[None, :, 1] - means[:, 1, None]
-    y0 = dx * prec_chol[:, 0, 0, None]
-    y1 = dx * prec_chol[:, 0, 1, None] + dy * prec_chol[:, 1, 1, None]
-    log_prob = -0.5 * (2 * LOG_2PI + y0 ** 2 + y1 ** 2) + log_det[:, None]
-    return log_prob.T + np.log(weights)
-
-
-def _log_normaliser(weighted):
-    peak = weighted.max(axis=1, keepdims=True)
-    return (peak + np.log(np.exp(weighted - peak).sum(axis=1, keepdims=True)))[:, 0]
+@njit(cache=True, nogil=True)
+def _em(points, labels, k, reg_covar, max_iter, tol):
+    """(component labels, True) after EM from the k-means labels, or (_, False)
+    where a covariance is not positive definite."""
+    n = len(points)
+    out = np.zeros(n, np.int64)
+    resp = np.zeros((n, k))
+    for i in range(n):
+        resp[i, labels[i]] = 1.0
+    weights, means, covariances = np.empty(k), np.empty((k, 2)), np.empty((k, 3))
+    weighted = np.empty((n, k))
+    _parameters(points, resp, reg_covar, weights, means, covariances)
+    lower_bound = -np.inf
+    for _ in range(max_iter):
+        previous = lower_bound
+        if not _weighted_log_prob(points, weights, means, covariances, weighted):
+            return out, False
+        total = 0.0
+        for i in range(n):
+            peak = weighted[i].max()
+            norm = peak + np.log(np.exp(weighted[i] - peak).sum())
+            resp[i] = np.exp(weighted[i] - norm)
+            total += norm
+        _parameters(points, resp, reg_covar, weights, means, covariances)
+        lower_bound = total / n
+        if abs(lower_bound - previous) < tol:
+            break
+    if not _weighted_log_prob(points, weights, means, covariances, weighted):
+        return out, False
+    for i in range(n):
+        out[i] = np.argmax(weighted[i])
+    return out, True
 
 
 def fit_predict(points, num_components, seed=0, reg_covar=1e-6, max_iter=100, tol=1e-3):
@@ -67,20 +104,8 @@ def fit_predict(points, num_components, seed=0, reg_covar=1e-6, max_iter=100, to
     max_iter, tol, init_params="kmeans", random_state=seed).fit(points)
     .predict(points)`` performs."""
     points = np.asarray(points, np.float64)
-    labels = KMeans(num_components, n_init=1, random_state=seed).fit(points).labels_
-    resp = np.zeros((len(points), num_components))
-    resp[np.arange(len(points)), labels] = 1
-    weights, means, covariances = _parameters(points, resp, reg_covar)
-    prec_chol = _precision_cholesky(covariances)
-    lower_bound = -np.inf
-    for _ in range(max_iter):
-        previous = lower_bound
-        weighted = _weighted_log_prob(points, weights, means, prec_chol)
-        norm = _log_normaliser(weighted)
-        weights, means, covariances = _parameters(points, np.exp(weighted - norm[:, None]),
-                                                  reg_covar)
-        prec_chol = _precision_cholesky(covariances)
-        lower_bound = norm.mean()
-        if abs(lower_bound - previous) < tol:
-            break
-    return _weighted_log_prob(points, weights, means, prec_chol).argmax(axis=1)
+    start = kmeans_labels(points, num_components, seed)
+    labels, fitted = _em(points, start, num_components, reg_covar, max_iter, tol)
+    if not fitted:
+        raise np.linalg.LinAlgError("ill-defined empirical covariance")
+    return labels

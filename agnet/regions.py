@@ -16,12 +16,10 @@ centre to ``min_size`` (a fraction of the side), staying inside the image.
 import contextlib
 import itertools
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from agnet.gmm import fit_predict
@@ -75,10 +73,8 @@ def primary_regions(image, num_primary=8, seed=0, min_size=MIN_SIZE):
     points = keypoints(image)
     if len(points) < num_primary:
         return grid_boxes(num_primary)
-    with warnings.catch_warnings():  # GaussianMixture(full, kmeans init), agnet.gmm
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        assignment = fit_predict(points, num_primary, seed, reg_covar=1e-6, max_iter=100,
-                                 tol=1e-3)
+    # GaussianMixture(full, kmeans init) as agnet.gmm computes it
+    assignment = fit_predict(points, num_primary, seed, reg_covar=1e-6, max_iter=100, tol=1e-3)
     scale = np.array([max(width - 1, 1), max(height - 1, 1)], np.float64)
     fallback = grid_boxes(num_primary)
     boxes = []
@@ -109,9 +105,9 @@ def semantic_regions(image, num_primary=8, seed=0):
 
 @contextlib.contextmanager
 def one_thread_each():
-    """One BLAS and one OpenCV thread per worker: the small fits and SIFT
-    calls are many times slower when their own thread pools compete with
-    the workers for the cores."""
+    """One BLAS and one OpenCV thread per worker: the small products of the
+    fit and the SIFT calls are many times slower when their own thread pools
+    compete with the workers for the cores."""
     previous = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
