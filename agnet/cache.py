@@ -12,6 +12,7 @@ import numpy as np
 
 from common.data.image_header import declared_size
 from common.progress import bar
+from agnet.gmm import warm_up
 from agnet.regions import one_thread_each, semantic_regions
 
 VERSION = "regions-v2"  # v2: JPEGs decoded reduced (load_rgb)
@@ -77,6 +78,7 @@ def compute_regions(paths, image_size, num_primary=8, seed=0, cache_dir=None, wo
     todo = [(p, image_size, num_primary, seed, t) for p, t in zip(paths, targets)
             if not os.path.isfile(t)]
     if todo:
+        warm_up(verbose)  # numba compiles the fit on first use: not inside the bar
         workers = min(workers or os.cpu_count() or 1, len(todo))
         # Threads, not processes: OpenCV releases the GIL, forking a process
         # that runs TensorFlow can deadlock, and spawning re-imports the

@@ -7,9 +7,12 @@ factors in closed form, compiled with numba (no GIL held, so the region
 workers run in parallel): the same fit up to rounding, many times faster
 (``tests/agnet/test_regions.py`` compares the regions with scikit-learn's)."""
 
+import sys
+
 import numpy as np
 from numba import njit
 
+from agnet import kmeans
 from agnet.kmeans import kmeans_labels
 
 LOG_2PI = np.log(2 * np.pi)
@@ -109,3 +112,24 @@ def fit_predict(points, num_components, seed=0, reg_covar=1e-6, max_iter=100, to
     if not fitted:
         raise np.linalg.LinAlgError("ill-defined empirical covariance")
     return labels
+
+
+def _cached():
+    """Whether numba's cache holds the fit's compiled functions (their index
+    files; numba's internals, so any doubt counts as cached)."""
+    import os
+    try:
+        return all(os.path.exists(f._cache._cache_file._index_path)
+                   for f in (_em, kmeans._kmeans_plusplus, kmeans._lloyd))
+    except AttributeError:
+        return True
+
+
+def warm_up(verbose=1):
+    """Compiles the fit, or loads it from numba's cache, before a progress
+    bar starts; the first use on a machine compiles for 10 to 25 s and, when
+    ``verbose``, says so in one line on stderr."""
+    if verbose and not _cached():
+        print("SIFT + GMM: compiling the mixture fit, first use only (10 to 25 s)",
+              file=sys.stderr, flush=True)
+    fit_predict(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), 2)

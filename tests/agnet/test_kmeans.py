@@ -79,3 +79,19 @@ def test_exactly_k_points_each_get_their_own_cluster_and_too_few_are_refused():
     assert sorted(kmeans_labels(points, 3, seed=1)) == [0, 1, 2]
     with pytest.raises(ValueError, match="at least 4 points"):
         kmeans_labels(points, 4)
+
+
+def test_the_first_compilation_is_announced_before_the_progress_bar(monkeypatch, capsys):
+    """A cold numba cache means 10 to 25 s of compiling before the first
+    region: one line says so (verbose), nothing when cached or quiet."""
+    import agnet.gmm as gmm
+    gmm.warm_up(verbose=0)  # compiles here on a clean checkout: quiet
+    assert gmm._cached()  # cache=True wrote the index files
+    gmm.warm_up(verbose=1)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(gmm, "_cached", lambda: False)
+    gmm.warm_up(verbose=0)
+    assert capsys.readouterr().err == ""
+    gmm.warm_up(verbose=1)
+    assert capsys.readouterr().err == \
+        "SIFT + GMM: compiling the mixture fit, first use only (10 to 25 s)\n"
