@@ -72,6 +72,7 @@ def predict(model, paths, classes=None, outputs=None, seed=0, num_primary=None):
     import numpy as np
 
     from agnet.cache import load_rgb
+    from agnet.gmm import warm_up
     from agnet.regions import batch_regions, num_regions
     from common.training.plots import save_figure
     size = model.input["image"].shape[1]
@@ -79,6 +80,7 @@ def predict(model, paths, classes=None, outputs=None, seed=0, num_primary=None):
     if num_primary is None:  # the k with k + k(k-1)/2 = R
         num_primary = next(k for k in range(1, 64) if num_regions(k) == count)
     images = np.stack([load_rgb(p, size) for p in paths])
+    warm_up()  # one line on stderr where numba's cache is cold (10 to 25 s of compiling)
     regions = batch_regions(images, num_primary, seed)
     inputs = {"image": images.astype("float32") / 255.0, "regions": regions}
     probabilities = model.predict(inputs, verbose=0)
