@@ -10,16 +10,16 @@ workers run in parallel): the same fit up to rounding, many times faster
 import sys
 
 import numpy as np
-from numba import njit
 
 from agnet import kmeans
 from agnet.kmeans import kmeans_labels
+from common.compiled import compiled, is_cached
 
 LOG_2PI = np.log(2 * np.pi)
 EPS = np.finfo(np.float64).eps
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _parameters(points, resp, reg_covar, weights, means, covariances):
     """weights (k,), means (k, 2), covariances (k, 3: xx, xy, yy), as
     sklearn's ``_estimate_gaussian_parameters`` (``nk`` floored at 10 eps)."""
@@ -42,7 +42,7 @@ def _parameters(points, resp, reg_covar, weights, means, covariances):
         covariances[j, 0], covariances[j, 1], covariances[j, 2] = xx + reg_covar, xy, yy + reg_covar
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _weighted_log_prob(points, weights, means, covariances, out):
     """(n, k) log N(x | mean_k, cov_k) + log w_k into ``out``, from the
     closed-form upper-triangular ``P`` with ``P P^T = cov^-1``; False when a
@@ -67,7 +67,7 @@ def _weighted_log_prob(points, weights, means, covariances, out):
     return True
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _em(points, labels, k, reg_covar, max_iter, tol):
     """(component labels, True) after EM from the k-means labels, or (_, False)
     where a covariance is not positive definite."""
@@ -115,21 +115,16 @@ def fit_predict(points, num_components, seed=0, reg_covar=1e-6, max_iter=100, to
 
 
 def _cached():
-    """Whether numba's cache holds the fit's compiled functions (their index
-    files; numba's internals, so any doubt counts as cached)."""
-    import os
-    try:
-        return all(os.path.exists(f._cache._cache_file._index_path)
-                   for f in (_em, kmeans._kmeans_plusplus, kmeans._lloyd))
-    except AttributeError:
-        return True
+    """Whether numba's cache holds the fit's compiled functions."""
+    return all(is_cached(f) for f in (_em, kmeans._kmeans_plusplus, kmeans._lloyd))
 
 
 def warm_up(verbose=1):
     """Compiles the fit, or loads it from numba's cache, before a progress
-    bar starts; the first use on a machine compiles for 10 to 25 s and, when
-    ``verbose``, says so in one line on stderr."""
+    bar starts; the first use on a machine (or every process, where numba
+    has no cache folder) compiles for 10 to 25 s and, when ``verbose``, says
+    so in one line on stderr."""
     if verbose and not _cached():
-        print("SIFT + GMM: compiling the mixture fit, first use only (10 to 25 s)",
-              file=sys.stderr, flush=True)
+        print("SIFT + GMM: compiling the mixture fit (10 to 25 s, once where numba can "
+              "cache it)", file=sys.stderr, flush=True)
     fit_predict(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), 2)

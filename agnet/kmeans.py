@@ -8,7 +8,8 @@ fifth of a photo's regions, and held the GIL that the region workers share.
 The labels are scikit-learn's up to rounding (``tests/agnet/test_kmeans.py``)."""
 
 import numpy as np
-from numba import njit
+
+from common.compiled import compiled
 
 _DRAWS = {}  # (seed, k) -> the uniform draws of KMeans's RandomState(seed)
 
@@ -24,7 +25,7 @@ def _draws(seed, k):
     return _DRAWS[key]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _squared_distances(rows, points, norms):
     """(r, n) |c - x|^2 as scikit-learn computes it: -2 c.x + |c|^2 + |x|^2,
     >= 0, the products in the same BLAS call as NumPy's ``rows @ points.T``
@@ -38,7 +39,7 @@ def _squared_distances(rows, points, norms):
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _kmeans_plusplus(points, k, norms, first, draws):
     n, trials = len(points), len(draws) // max(k - 1, 1)
     weight = np.ones((n, 1))
@@ -69,7 +70,7 @@ def _kmeans_plusplus(points, k, norms, first, draws):
     return centers
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _assign(points, centers, labels):
     """Nearest centre by |c|^2 - 2 x.c, the products by BLAS as in
     scikit-learn's Lloyd step (equal distances then round alike), first on ties."""
@@ -84,7 +85,7 @@ def _assign(points, centers, labels):
         labels[i] = label
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _new_centers(points, labels, old):
     """Cluster means; an empty cluster takes the point farthest from its
     centre, the farthest first (scikit-learn's _relocate_empty_clusters_dense
@@ -119,7 +120,7 @@ def _new_centers(points, labels, old):
     return sums
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _lloyd(points, centers, max_iter, tolerance):
     labels = np.empty(len(points), np.int32)
     previous = np.full(len(points), -1, np.int32)

@@ -21,11 +21,12 @@ Boxes use the protocol's convention: ``x0, y0`` the first pixel, ``x1, y1``
 one past the last (``cv2.boundingRect``'s ``x + w``), clipped to width - 1
 and height - 1."""
 
-import numba
 import numpy as np
 
+from common.compiled import compiled
 
-@numba.njit(nogil=True, cache=True)
+
+@compiled
 def _all_boxes(image, levels):
     """(K, 5) ``level index, x0, y0, x1, y1``: two passes, objects
     (8-connected, value > level, levels falling) then holes (4-connected,

@@ -94,4 +94,4 @@ def test_the_first_compilation_is_announced_before_the_progress_bar(monkeypatch,
     assert capsys.readouterr().err == ""
     gmm.warm_up(verbose=1)
     assert capsys.readouterr().err == \
-        "SIFT + GMM: compiling the mixture fit, first use only (10 to 25 s)\n"
+        "SIFT + GMM: compiling the mixture fit (10 to 25 s, once where numba can cache it)\n"
