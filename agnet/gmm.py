@@ -12,7 +12,6 @@ import sys
 import numpy as np
 
 from agnet import kmeans
-from agnet.kmeans import kmeans_labels
 from common.compiled import compiled, is_cached
 
 LOG_2PI = np.log(2 * np.pi)
@@ -107,7 +106,7 @@ def fit_predict(points, num_components, seed=0, reg_covar=1e-6, max_iter=100, to
     max_iter, tol, init_params="kmeans", random_state=seed).fit(points)
     .predict(points)`` performs."""
     points = np.asarray(points, np.float64)
-    start = kmeans_labels(points, num_components, seed)
+    start = kmeans.kmeans_labels(points, num_components, seed)
     labels, fitted = _em(points, start, num_components, reg_covar, max_iter, tol)
     if not fitted:
         raise np.linalg.LinAlgError("ill-defined empirical covariance")
