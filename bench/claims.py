@@ -44,7 +44,8 @@ import tempfile
 
 import numpy as np
 
-from heldout import demo_settings, heldout_fashion, heldout_where, train  # sets sys.path
+from heldout import demo_settings, heldout_fashion, heldout_where, set_folder, \
+    train  # sets sys.path
 from common.train import COMMAND as PLAIN
 
 
@@ -72,13 +73,6 @@ METHODS = {
 }
 SET_NAMES = ("fashion", "fashion-heldout", "where", "where-plain", "where-heldout",
              "where-plain-heldout")
-
-
-def set_folder(name, per_class):
-    """The data set's folder name under --work: a held-out 'where' set of
-    another size than the demo's carries its size."""
-    sized = per_class is not None and name.startswith("where-")
-    return f"{name}-{per_class}" if sized else name
 
 
 def data_args(name, work, per_class=None):

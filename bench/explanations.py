@@ -19,7 +19,8 @@ split:
   itself: FAM's foreground map M against the baseline's CAM;
 - fsa: ``fsa.train`` vs ``--variant ce``, where-plain-heldout (class = where
   a Fashion-MNIST item lies; no boxes, so no pointing or WSOL metrics; the
-  runs are bench/claims.py's when both use one --work folder).
+  runs are bench/claims.py's when both use one --work folder and the same
+  --per-class).
 
 wsol-heldout is the 'wsol' demo built from Fashion-MNIST test items (2,000
 images at 64 px, boxes in the CSV); distraction and hnc train at 64 px
@@ -39,7 +40,8 @@ import tempfile
 
 import numpy as np
 
-from heldout import ROOT, demo_settings, heldout_where, heldout_wsol, train  # sets sys.path
+from heldout import ROOT, demo_settings, heldout_where, heldout_wsol, set_folder, \
+    train  # sets sys.path
 
 # (metrics.json key, column title, +1 higher is better / -1 lower is better)
 METRICS = (("accuracy", "accuracy", 1), ("deletion_auc", "deletion AUC", -1),
@@ -76,12 +78,13 @@ PAIRS = {
 STEPS = 50  # of the deletion and insertion curves: 2 x 51 forward passes an image a map
 
 
-def dataset(name, work):
+def dataset(name, work, per_class=None):
     """--data and --masks of a held-out set, built under ``work`` once."""
-    folder = os.path.join(work, name)
+    folder = os.path.join(work, set_folder(name, per_class))
     csv = os.path.join(folder, "data.csv")
     if not os.path.isfile(csv):
-        csv = heldout_wsol(folder) if name == "wsol-heldout" else heldout_where(folder, False)
+        csv = (heldout_wsol(folder) if name == "wsol-heldout"
+               else heldout_where(folder, False, per_class=per_class or 200))
     masks = os.path.join(folder, "masks.npz")
     return csv, (["--masks", masks] if os.path.isfile(masks) else [])
 
@@ -121,8 +124,8 @@ def scores(result):
     return out
 
 
-def run_side(pair, side_args, seeds, folder, work):
-    csv, masks = dataset(pair.data, work)
+def run_side(pair, side_args, seeds, folder, work, per_class=None):
+    csv, masks = dataset(pair.data, work, per_class)
     command = __import__(pair.module, fromlist=["COMMAND"]).COMMAND
     settings = demo_settings(os.path.join(work, f"{pair.module}-settings.yaml"), command)
     out = []
@@ -164,6 +167,8 @@ def main():
     parser.add_argument("--work", help="folder for data sets and runs (default: a new "
                                        "temporary one); finished runs and evaluations in "
                                        "it are read, not redone")
+    parser.add_argument("--per-class", type=int, help="images a class of where-plain-heldout "
+                        "(default: the demo's 200; see bench/claims.py)")
     parser.add_argument("--side", choices=("both", "method", "baseline"), default="both",
                         help="train and score only one side (two invocations on one "
                              "--work folder run side by side; a third prints the table)")
@@ -177,12 +182,13 @@ def main():
     everything = {}
     for name in args.pairs:
         pair = PAIRS[name]
-        folder = os.path.join(work, f"{pair.data}-{name}")  # as bench/claims.py names runs
+        data = set_folder(pair.data, args.per_class)
+        folder = os.path.join(work, f"{data}-{name}")  # as bench/claims.py names runs
         skip = [None] * len(args.seeds)
-        ours = (run_side(pair, pair.method_args, args.seeds, folder, work)
+        ours = (run_side(pair, pair.method_args, args.seeds, folder, work, args.per_class)
                 if args.side != "baseline" else skip)
-        theirs = (run_side(pair, pair.baseline_args, args.seeds, f"{folder}-base", work)
-                  if args.side != "method" else skip)
+        theirs = (run_side(pair, pair.baseline_args, args.seeds, f"{folder}-base", work,
+                           args.per_class) if args.side != "method" else skip)
         everything[name] = {"method": ours, "baseline": theirs, "seeds": args.seeds}
         for source in (*MAPS, "trainer's map"):
             if not any(r and source in r for r in ours):
@@ -190,7 +196,7 @@ def main():
             mine = [r and r.get(source) for r in ours]
             base = [r and r.get(source) for r in theirs]
             cells = " | ".join(cell(mine, base, key, d) for key, _, d in METRICS)
-            print(f"| {pair.title} ({pair.data}) | {source} | {cells} |", flush=True)
+            print(f"| {pair.title} ({data}) | {source} | {cells} |", flush=True)
     with open(os.path.join(work, "explanations.json"), "w") as handle:
         json.dump(everything, handle, indent=1)
 

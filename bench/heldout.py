@@ -38,6 +38,15 @@ def heldout_where(folder, decoy, seed=11, per_class=200):
                          {"masks.json": spec, "masks.npz": masks})
 
 
+def set_folder(name, per_class):
+    """A held-out set's folder name under a bench's --work: a 'where' set of
+    another size than the demo's carries its size, so runs of two sizes never
+    share a folder (the benches read finished runs instead of training
+    again)."""
+    sized = per_class is not None and name.startswith("where-")
+    return f"{name}-{per_class}" if sized else name
+
+
 def heldout_fashion(folder, seed=11):
     """The 'fashion' demo built from Fashion-MNIST's test split (images no
     demo run has seen), same size and class balance; returns its CSV."""
