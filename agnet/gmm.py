@@ -27,7 +27,6 @@ def _parameters(points, resp, reg_covar, weights, means, covariances):
         nk, sx, sy = 10 * EPS, 0.0, 0.0
         for i in range(n):
             nk += resp[i, j]
-        for i in range(n):
             sx += resp[i, j] * points[i, 0]
             sy += resp[i, j] * points[i, 1]
         mx, my = sx / nk, sy / nk

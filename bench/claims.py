@@ -44,8 +44,7 @@ import tempfile
 
 import numpy as np
 
-from heldout import demo_settings, heldout_fashion, heldout_where, set_folder, \
-    train  # sets sys.path
+from heldout import demo_settings, heldout_set, set_folder, train  # sets sys.path
 from common.train import COMMAND as PLAIN
 
 
@@ -79,15 +78,10 @@ def data_args(name, work, per_class=None):
     """--data (and --masks) of data set ``name``, building it under ``work``."""
     if name in ("fashion", "where", "where-plain"):
         return ["--data", f"demo:{name}"]
-    folder = os.path.join(work, set_folder(name, per_class))
-    csv = os.path.join(folder, "data.csv")
-    if not os.path.isfile(csv):
-        csv = (heldout_fashion(folder) if name == "fashion-heldout"
-               else heldout_where(folder, decoy=name == "where-heldout",
-                                  per_class=per_class or 200))
+    csv = heldout_set(name, work, per_class)
     if name == "fashion-heldout":
         return ["--data", csv]
-    return ["--data", csv, "--masks", os.path.join(folder, "masks.npz")]
+    return ["--data", csv, "--masks", os.path.join(os.path.dirname(csv), "masks.npz")]
 
 
 def accuracies(module, args, seeds, folder):

@@ -40,8 +40,7 @@ import tempfile
 
 import numpy as np
 
-from heldout import ROOT, demo_settings, heldout_where, heldout_wsol, set_folder, \
-    train  # sets sys.path
+from heldout import ROOT, demo_settings, heldout_set, set_folder, train  # sets sys.path
 
 # (metrics.json key, column title, +1 higher is better / -1 lower is better)
 METRICS = (("accuracy", "accuracy", 1), ("deletion_auc", "deletion AUC", -1),
@@ -80,12 +79,8 @@ STEPS = 50  # of the deletion and insertion curves: 2 x 51 forward passes an ima
 
 def dataset(name, work, per_class=None):
     """--data and --masks of a held-out set, built under ``work`` once."""
-    folder = os.path.join(work, set_folder(name, per_class))
-    csv = os.path.join(folder, "data.csv")
-    if not os.path.isfile(csv):
-        csv = (heldout_wsol(folder) if name == "wsol-heldout"
-               else heldout_where(folder, False, per_class=per_class or 200))
-    masks = os.path.join(folder, "masks.npz")
+    csv = heldout_set(name, work, per_class)
+    masks = os.path.join(os.path.dirname(csv), "masks.npz")
     return csv, (["--masks", masks] if os.path.isfile(masks) else [])
 
 

@@ -47,6 +47,21 @@ def set_folder(name, per_class):
     return f"{name}-{per_class}" if sized else name
 
 
+def heldout_set(name, work, per_class=None):
+    """The CSV of held-out set ``name`` (``fashion-heldout``, ``wsol-heldout``,
+    ``where-heldout``, ``where-plain-heldout``), built under ``work`` once:
+    every bench that uses one --work folder reads the same files."""
+    folder = os.path.join(work, set_folder(name, per_class))
+    csv = os.path.join(folder, "data.csv")
+    if os.path.isfile(csv):
+        return csv
+    if name == "fashion-heldout":
+        return heldout_fashion(folder)
+    if name == "wsol-heldout":
+        return heldout_wsol(folder)
+    return heldout_where(folder, decoy=name == "where-heldout", per_class=per_class or 200)
+
+
 def heldout_fashion(folder, seed=11):
     """The 'fashion' demo built from Fashion-MNIST's test split (images no
     demo run has seen), same size and class balance; returns its CSV."""

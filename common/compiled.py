@@ -4,6 +4,8 @@ into numba's cache; where no cache folder is writable (a read-only install
 without a writable home, e.g. a serving container) numba refuses
 ``cache=True`` at import, so the loops then compile once per process instead."""
 
+import os
+
 import numba
 
 
@@ -21,7 +23,6 @@ def compiled(function):
 def is_cached(dispatcher):
     """Whether numba's cache holds ``dispatcher``'s index file (numba's
     internals: where they are not as expected, it counts as cached)."""
-    import os
     cache = getattr(dispatcher, "_cache", None)
     if isinstance(cache, numba.core.caching.NullCache):
         return False
