@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
-from common.data.image_header import declared_size
+from common.data.image_header import check_image, declared_size
 from common.progress import bar
 from agnet.gmm import warm_up
 from agnet.regions import one_thread_each, semantic_regions
@@ -41,7 +41,10 @@ def reduction(path, image_size):
 
 def load_rgb(path, image_size):
     """The image as the model sees it: RGB uint8 resized to image_size
-    (area interpolation, from a reduced JPEG decode where one is possible)."""
+    (area interpolation, from a reduced JPEG decode where one is possible);
+    checked from its header first (``check_image``: a file of another
+    format, cut short or a decompression bomb is refused, undecoded)."""
+    check_image(path)  # raises ImageRefused (a ValueError) before any decoder runs
     factor = reduction(path, image_size)
     image = cv2.imread(path, REDUCED[factor] if factor > 1 else cv2.IMREAD_COLOR)
     if image is None:
@@ -52,8 +55,9 @@ def load_rgb(path, image_size):
 
 def cache_key(path, image_size, num_primary, seed):
     digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        digest.update(handle.read())
+    with open(path, "rb") as handle:  # in blocks: a large file is never held whole
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
     digest.update(f"{VERSION}-{image_size}-{num_primary}-{seed}".encode())
     return digest.hexdigest()
 

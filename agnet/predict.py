@@ -5,6 +5,7 @@ importance weights of eq. 3, as in the paper's Fig. 10)."""
 
 import os
 
+from common.errors import printable
 from common.io import read_yaml
 from common.training.model_command import ModelCommand
 
@@ -89,7 +90,7 @@ def predict(model, paths, classes=None, outputs=None, seed=0, num_primary=None):
         top = np.argsort(-probabilities[i])[:5]
         names = [classes[c] if classes else str(c) for c in top]
         ranked = ", ".join(f"{n} {probabilities[i, c]:.3f}" for n, c in zip(names, top))
-        print(f"{path}: {ranked}")
+        print(printable(f"{path}: {ranked}"))
         if outputs:
             os.makedirs(os.path.dirname(outputs[i]) or ".", exist_ok=True)
             title = f"{os.path.basename(path)}\ntop-5: {ranked}"

@@ -17,5 +17,6 @@ from common.lazy import lazy_exports as _lazy_exports  # noqa: E402
 __getattr__ = _lazy_exports(__name__, {
     "GuidedClassifier": "classifier", "build_cam_classifier": "classifier",
     "Guide": "guidance", "Step": "guidance", "HomogeneousNegativeCam": "guidance",
-    "BoxEnergy": "guidance", "GradCAM": "cam", "with_input_range": "networks",
+    "BoxEnergy": "guidance", "InputGradientPenalty": "input_gradient",
+    "Counterexamples": "counterexamples", "GradCAM": "cam", "with_input_range": "networks",
     "load_network": "networks"})

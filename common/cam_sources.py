@@ -78,6 +78,15 @@ def as_probabilities(scores, network):
     return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def log_probabilities(outputs, kind="probabilities"):
+    """Log-probabilities of a network's outputs: log-softmax of logits, the
+    log of probabilities (floored at 1e-12, whose gradient is then zero)."""
+    outputs = tf.cast(outputs, tf.float32)
+    if kind == "logits":
+        return tf.nn.log_softmax(outputs, axis=-1)
+    return tf.math.log(tf.maximum(outputs, 1e-12))
+
+
 class CamSource:
     """Base: ``feature_layer`` to tap; ``cams`` and ``maps`` from its output."""
 

@@ -5,13 +5,24 @@ import keras
 import tensorflow as tf
 
 from common.cam import find_layer, functional_view, tap_model
-from common.cam_sources import describe_heads, find_cam_source
+from common.cam_sources import describe_heads, find_cam_source, log_probabilities, output_kind
 from common.global_batch import as_sum_and_count, sum_over_replicas
 from common.guidance import HomogeneousNegativeCam, Step
 from common.keras_compat import DistributedBuildFix, reducible_logs
 
-GUIDE_INPUTS = ("boxes",)  # inputs for guides only, never passed to the network
+# Inputs for guides only, never passed to the network: boxes (B, M, 4) and the
+# per-pixel annotations ignore / attend (B, H, W) in [0, 1] at image resolution.
+GUIDE_INPUTS = ("boxes", "ignore", "attend")
 RESERVED = ("loss",)
+
+
+def _last_feature_layer(view):
+    """The last layer with a 4-D output, or None (an input layer does not count)."""
+    try:
+        layer = find_layer(view, None)
+    except ValueError:
+        return None
+    return None if isinstance(layer, keras.layers.InputLayer) else layer
 
 
 def build_cam_classifier(backbone, num_classes, multi_label=False, dropout=0.0,
@@ -60,8 +71,9 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
         wanted = None if feature_layer is None else find_layer(view, feature_layer)
         self.cam_source = cam_source or find_cam_source(view, wanted)
         layer = wanted or (self.cam_source.feature_layer if self.cam_source else None) \
-            or find_layer(view, None)
-        self._views = [view, tap_model(view, layer)]
+            or _last_feature_layer(view)
+        # Without a 4-D layer (an MLP) only guides that need no features can train it.
+        self._views = [view, tap_model(view, layer) if layer is not None else None]
         self.hnc_options = {"hnc_weight": float(hnc_weight), "hnc_k": hnc_k,
                             "hnc_variant": hnc_variant, "hnc_temperature": float(hnc_temperature)}
         guides = list(guides)
@@ -147,10 +159,39 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
     # ---- the step ----------------------------------------------------------
 
     def step(self, x, y, training=False):
-        """The ``Step`` guides see for inputs ``x`` and labels ``y``."""
+        """The ``Step`` guides see for inputs ``x`` and labels ``y``. Where a
+        guide needs input gradients, the forward pass runs inside a tape on
+        the image, so they come from this one pass (no second forward pass):
+        the gradient of the summed log-probabilities (Ross et al. 2017)."""
         net_x, extras = self.split_inputs(x)
-        features, y_pred = self.tapped(net_x, training=training)
-        return Step(self, net_x, self.image_of(x), y, features, y_pred, extras, training)
+        image = self.image_of(x)
+        if not any(getattr(g, "needs_input_gradients", False) for g in self.guides):
+            features, y_pred = self._forward(net_x, training)
+            return Step(self, net_x, image, y, features, y_pred, extras, training)
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(image)  # the same tensor the network takes in net_x
+            features, y_pred = self._forward(net_x, training)
+            summed = tf.reduce_sum(log_probabilities(y_pred, self.output_kind))
+        gradients = tape.gradient(summed, image)  # recorded by the outer (training) tape
+        return Step(self, net_x, image, y, features, y_pred, extras, training,
+                    input_gradients=gradients)
+
+    def _forward(self, net_x, training):
+        """(features, predictions): the tapped copy's two outputs, or no
+        features on a network without a 4-D layer."""
+        if self.tapped is None:
+            return None, self.view(net_x, training=training)
+        return self.tapped(net_x, training=training)
+
+    @property
+    def output_kind(self):
+        """"probabilities", "sigmoid" or "logits" (``cam_sources.output_kind``)."""
+        if not hasattr(self, "_output_kind"):
+            try:
+                self._output_kind = output_kind(self.view)
+            except (ValueError, AttributeError):
+                self._output_kind = "probabilities"
+        return self._output_kind
 
     def _collect(self, step, method, declared):
         values = {}

@@ -9,3 +9,30 @@ def summary(error, limit=300):
     lines = [" ".join(line.split()) for line in str(error).splitlines() if line.strip()]
     text = lines[0] if lines else type(error).__name__
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def printable(text):
+    """``text`` with control characters escaped (``\\x1b``, ``\\n``, ...): a
+    class or file name read from a file reaches the terminal as text, never
+    as an escape sequence that moves the cursor or a second line."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode(
+        "unicode_escape").decode("ascii") for ch in str(text))
+
+
+def quoted(value, limit=40):
+    """``repr(value)`` cut to ``limit`` characters: an error quotes enough of
+    a value read from a file to find it, never the whole value (a YAML
+    alias bomb expands to gigabytes)."""
+    text = repr(value) if not isinstance(value, (list, dict, tuple, set)) else (
+        _short_repr(value, limit))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _short_repr(value, limit):
+    """The repr of a container built only as far as ``limit`` characters."""
+    import reprlib
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = limit
+    shortener.maxlist = shortener.maxdict = shortener.maxtuple = shortener.maxset = 8
+    shortener.maxlevel = 3
+    return shortener.repr(value)

@@ -18,6 +18,7 @@ column is split as the trainer split it, with the run's seed).
 
 import json
 import os
+import sys
 
 from common.training.model_command import ModelCommand
 
@@ -40,6 +41,53 @@ def run_seed(model_path):
     config = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.yaml")
     seed = read_yaml(config).get("seed") if os.path.isfile(config) else None
     return int(seed) if seed is not None else 0
+
+
+CLAIM = "README.txt"  # created exclusively: the evaluation that creates it owns --out
+
+
+def claim_output(out, overwrite=False, claim=True):
+    """Makes ``out`` this evaluation's, as the trainers claim their run
+    folder: a folder holding files already is refused unless ``overwrite``,
+    and of two evaluations started into one folder the second stops."""
+    taken = ValueError(f"--out: '{out}' holds files already (another evaluation?); pass "
+                       "--overwrite to replace them or choose another folder")
+    if os.path.isdir(out) and os.listdir(out) and not overwrite:
+        raise taken
+    if not claim:
+        return
+    os.makedirs(out, exist_ok=True)
+    claim = os.path.join(out, CLAIM)
+    if overwrite and os.path.isfile(claim):
+        os.remove(claim)
+    try:
+        with os.fdopen(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY), "w") as handle:
+            handle.write("Written by attention-evaluate: metrics.json (written last, when the "
+                         "evaluation finished) and pictures of the first images.\n")
+    except FileExistsError:
+        raise taken from None
+
+
+def ignore_masks(data, column, table):
+    """The mask file of each of ``table``'s rows from CSV ``data``'s
+    ``column`` (paths relative to the CSV); every row needs one."""
+    import pandas as pd
+
+    from common.data.tables import DataError
+    if not str(data).lower().endswith(".csv"):
+        raise DataError(f"--ignore: '{data}' is not a CSV file; the masks are a CSV column")
+    frame = pd.read_csv(data, dtype=str)
+    if column not in frame:
+        raise DataError(f"--ignore: '{data}' has no column {column!r}")
+    base = os.path.dirname(os.path.abspath(data))
+    masks = {os.path.normpath(os.path.join(base, path)): os.path.normpath(
+        os.path.join(base, mask)) for path, mask in zip(frame["path"], frame[column])
+        if isinstance(mask, str) and mask.strip()}
+    missing = [path for path in table["path"] if path not in masks]
+    if missing:
+        raise DataError(f"--ignore: {len(missing)} of the {len(table)} evaluated images have "
+                        f"no mask in column {column!r} (e.g. '{missing[0]}')")
+    return [masks[path] for path in table["path"]]
 
 
 def read_split(data, split, seed):
@@ -82,6 +130,10 @@ class Evaluate(ModelCommand):
         parser.add_argument("--chunk-size", type=int, default=128,
                             help="most perturbed images per forward pass")
         parser.add_argument("--pictures", type=int, default=8, help="images to draw")
+        parser.add_argument("--ignore", metavar="COLUMN",
+                            help="a CSV column naming a mask image per row (white: where the "
+                                 "model must not look): also report how many predictions "
+                                 "change when that region comes from another image")
 
     def check(self, args, classes):
         from common.data.tables import DataError, format_listing
@@ -93,10 +145,6 @@ class Evaluate(ModelCommand):
                                  f"got {getattr(args, flag)}")
         if args.pictures < 0:
             raise ValueError(f"--pictures: expected 0 or more, got {args.pictures}")
-        existing = os.path.join(args.out, "metrics.json")
-        if os.path.exists(existing) and not args.overwrite:
-            raise ValueError(f"--out: '{existing}' exists already; pass --overwrite to "
-                             "replace it")
         table, self.split = read_split(args.data, args.split, run_seed(args.model))
         unknown = sorted({label for labels in table["labels"] for label in labels}
                          - set(classes))
@@ -104,8 +152,11 @@ class Evaluate(ModelCommand):
             raise DataError(f"--data: '{args.data}' has labels {format_listing(unknown)} that "
                             f"are not among the model's classes {format_listing(classes)} "
                             "(its classes.json)")
+        if args.ignore:
+            table = table.assign(ignore=ignore_masks(args.data, args.ignore, table))
         self.table = validate(table.reset_index(drop=True), classes, what="evaluation")
         self.classes = classes
+        claim_output(args.out, args.overwrite, claim=False)  # said before the model loads
 
     def check_model(self, args, model):
         classes = self.classes
@@ -124,31 +175,54 @@ class Evaluate(ModelCommand):
                 raise ValueError(f"--maps {name}: {error}") from None
 
     def run(self, args, model, classes):
+        from common.training.disk import is_disk_full
+        try:
+            claim_output(args.out, args.overwrite)
+            return self._evaluate(args, model, classes)
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            from common.errors import printable, summary
+            where = f" writing '{error.filename}'" if getattr(error, "filename", None) else ""
+            print(f"{self.prog}: error: {printable(summary(error))}{where}; '{args.out}' has no "
+                  "metrics.json (its pictures of this run were removed)", file=sys.stderr)
+            sys.exit(1)
+
+    def _evaluate(self, args, model, classes):
         return evaluate(model, self.table, classes, args.out, args.map_names, args.steps,
                         args.batch_size, args.pictures, args.verbose, args.chunk_size,
                         about={"model": os.path.abspath(args.model), "data": args.data,
-                               "split": self.split})
+                               "split": self.split}, check_ignore=bool(args.ignore))
 
 
 def evaluate(model, table, classes, out, maps=("gradcam",), steps=100, batch_size=32,
-             pictures=8, verbose=1, chunk_size=128, about=None):
+             pictures=8, verbose=1, chunk_size=128, about=None, check_ignore=False):
     """Writes ``out/metrics.json`` and the pictures of the first ``pictures``
     images; returns the metrics."""
     from common.evaluation import TOLERANCE, evaluate_classifier
     from common.evaluation_pictures import draw
-    from common.io import write_json
+    from common.io import atomic_write, write_json
     result, kept = evaluate_classifier(model, table, classes, maps, steps, batch_size,
-                                       pictures, verbose, chunk_size=chunk_size)
+                                       pictures, verbose, chunk_size=chunk_size,
+                                       check_ignore=check_ignore)
     result = {**(about or {}), **result, "settings": {
         "maps": list(maps), "steps": steps, "deletion_baseline": "zero",
         "insertion_baseline": "blur (11 px, sigma 5)", "explained_class": "predicted",
         "localised_class": "true", "pointing_tolerance_px": TOLERANCE,
         "box_threshold": 0.5}}
     os.makedirs(out, exist_ok=True)
-    write_json(os.path.join(out, "metrics.json"), result)
-    for i, picture in enumerate(kept):
-        name = os.path.splitext(os.path.basename(table["path"].iloc[i]))[0]
-        draw(os.path.join(out, f"{i:03d}_{name}.png"), picture, classes, steps)
+    written = []
+    try:  # the pictures first: metrics.json, written last, says the evaluation finished
+        for i, picture in enumerate(kept):
+            name = os.path.splitext(os.path.basename(table["path"].iloc[i]))[0]
+            written.append(os.path.join(out, f"{i:03d}_{name}.png"))
+            atomic_write(written[-1], lambda tmp: draw(tmp, picture, classes, steps))
+        write_json(os.path.join(out, "metrics.json"), result)
+    except OSError:
+        for path in written:  # no half set of pictures beside no metrics.json
+            if os.path.exists(path):
+                os.remove(path)
+        raise
     print(summary(result))
     return result
 
@@ -159,6 +233,13 @@ def summary(result):
     for name, values in result["maps"].items():
         shown = {k: v for k, v in values.items() if not isinstance(v, (list, dict))}
         lines.append(f"{name}: " + json.dumps({k: round(v, 4) for k, v in shown.items()}))
+    if "reliance" in result:
+        check = result["reliance"]
+        shares = ", ".join(f"{name} {share:.1f} %" for name, share in
+                           check.get("map_share_inside_pct", {}).items())
+        lines.append(f"ignore regions swapped for another image's: {check['changed_pct']:.1f} % "
+                     f"of predictions change, accuracy {check['accuracy']:.4f} -> "
+                     f"{check['swapped_accuracy']:.4f}; maps' mass inside them: {shares}")
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
 from common.explanation_metrics import ExplanationMeans, confidence_change, deletion, insertion
 from common.pointing_game import energy_pointing_game, pointing_game
+from common.reliance import Reliance
 from common.training.metrics import prediction_metrics
 from common.training.progress import batches
 from common.wsol_accumulators import LocalizationMetrics, has_boxes_and_masks, scaled_boxes
@@ -108,7 +109,7 @@ def batch_functions(probabilities_of, sources, image_size, steps, chunk_size):
 
 
 def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, batch_size=32,
-                        keep=8, verbose=1, threshold=0.5, chunk_size=128):
+                        keep=8, verbose=1, threshold=0.5, chunk_size=128, check_ignore=False):
     """Evaluates ``model`` (images in [0, 1] -> class scores) on ``table``.
 
     Returns ``(result, kept)``: ``result`` holds the classification metrics
@@ -117,6 +118,9 @@ def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, 
     the pointing games and WSOL metrics where every image has boxes or
     masks; ``kept`` is, for the first ``keep`` images, a dict of the
     image, its label, probabilities, and per source its map and curves.
+    With ``check_ignore`` (the table's ``ignore`` column of mask files),
+    ``result["reliance"]`` is ``common.reliance.Reliance``'s: what the model
+    predicts when each image's ignore region comes from another image.
     """
     size = tuple(model.inputs[0].shape[1:3])
     labels = encode_labels(table, classes)
@@ -129,13 +133,20 @@ def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, 
     localization = {name: LocalizationMetrics(has_boxes, has_masks, threshold)
                     for name in sources} if has_boxes or has_masks else {}
     predicted_all, kept, start = [], [], 0
-    data = make_dataset(table, classes, size, batch_size, cache=False)
-    for images, _ in batches(data, len(table), batch_size, "evaluation", verbose):
+    check = Reliance() if check_ignore else None
+    data = make_dataset(table, classes, size, batch_size, cache=False, extra_inputs={
+        "ignore": table["ignore"].to_numpy().astype(str)} if check else None)
+    for inputs, _ in batches(data, len(table), batch_size, "evaluation", verbose):
+        images = inputs["image"] if check else inputs
         rows = slice(start, start + len(images))
         truth = labels[rows]
         probabilities = probabilities_of(images).numpy()
         predicted = probabilities.argmax(-1).astype(np.int32)
         predicted_all.append(predicted)
+        if check:
+            ignore = inputs["ignore"].numpy()
+            check.update(lambda x: probabilities_of(tf.constant(x)).numpy().argmax(-1),
+                         images.numpy(), ignore, truth, predicted)
         pictures = [{"image": images[i].numpy(), "label": int(truth[i]),
                      "probabilities": probabilities[i], "maps": {}}
                     for i in range(min(max(keep - start, 0), len(images)))]
@@ -151,6 +162,8 @@ def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, 
             maps, terms = explained[name][0].numpy(), {k: v.numpy() for k, v in
                                                         explained[name][1].items()}
             means[name].update(terms)
+            if check:
+                check.update_maps(name, maps, ignore)
             for i, picture in enumerate(pictures):
                 picture["maps"][name] = {"map": maps[i], **{
                     k: terms[k][i] for k in ("deletion_curve", "insertion_curve",
@@ -172,4 +185,6 @@ def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, 
                   for k, v in means[name].result().items()}
         result["maps"][name] = {**values, **(localization[name].result()
                                              if localization else {})}
+    if check:
+        result["reliance"] = check.result()
     return result, kept

@@ -4,6 +4,7 @@ Grad-CAM overlays (jet over the image) of the predicted class, or of
 
 import os
 
+from common.errors import printable
 from common.training.model_command import ModelCommand
 
 
@@ -58,7 +59,8 @@ def explain(model, paths, outputs, classes=None, class_name=None, layer=None):
         title = (f"{os.path.basename(path)}\npredicted: {name(p)} ({probs[p]:.2f})\n"
                  f"Grad-CAM of: {name(t)} ({probs[t]:.2f})")
         save_figure(out, single_figure(image, title, heatmap=heat))
-        print(f"{path}: predicted {name(p)} ({probs[p]:.3f}); map of {name(t)} -> {out}")
+        print(printable(f"{path}: predicted {name(p)} ({probs[p]:.3f}); map of {name(t)} -> "
+                        f"{out}"))
     return predicted
 
 

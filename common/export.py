@@ -5,6 +5,8 @@ can hold them."""
 
 import os
 
+from common.io import atomic_write, atomic_write_folder
+
 EXPORTS = ("saved_model", "tflite", "onnx")
 
 
@@ -20,13 +22,14 @@ def export_saved_model(network, folder, explain=True):
     except ExplainUnsupported:
         function = None
     if function is None:
-        network.export(folder, format="tf_saved_model", verbose=False)
-        return folder
-    import keras
-    archive = keras.export.ExportArchive()
-    archive.track_and_add_endpoint("serve", network, [input_spec(network)])
-    archive.add_endpoint("explain", function, [input_spec(network)])
-    archive.write_out(folder, verbose=False)
+        write = lambda tmp: network.export(tmp, format="tf_saved_model", verbose=False)  # noqa
+    else:
+        import keras
+        archive = keras.export.ExportArchive()
+        archive.track_and_add_endpoint("serve", network, [input_spec(network)])
+        archive.add_endpoint("explain", function, [input_spec(network)])
+        write = lambda tmp: archive.write_out(tmp, verbose=False)  # noqa: E731
+    atomic_write_folder(folder, write)
     return folder
 
 
@@ -40,8 +43,12 @@ def export_tflite(saved_model, path, builtin_only=True, signatures=None):
         saved_model, signature_keys=list(signatures) if signatures else None)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
         [] if builtin_only else [tf.lite.OpsSet.SELECT_TF_OPS])
-    with open(path, "wb") as handle:
-        handle.write(converter.convert())
+    flatbuffer = converter.convert()  # before the file exists: a kill leaves none
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            handle.write(flatbuffer)
+    atomic_write(path, write)
     return path
 
 
@@ -95,8 +102,8 @@ def export_onnx(network, path, opset=17):
             return network(inputs[0], training=False)
         return network({spec.name: x for spec, x in zip(specs, inputs)}, training=False)
 
-    tf2onnx.convert.from_function(serve, input_signature=specs, opset=opset,
-                                  output_path=os.fspath(path))
+    atomic_write(os.fspath(path), lambda tmp: tf2onnx.convert.from_function(
+        serve, input_signature=specs, opset=opset, output_path=tmp))
     return path
 
 
@@ -125,7 +132,7 @@ def export_onnx_explain(network, path, opset=17):
         node.input[:] = [renamed.get(n, n) for n in node.input]
     for output in model.graph.output:
         output.name = renamed[output.name]
-    onnx.save(model, os.fspath(path))
+    atomic_write(os.fspath(path), lambda tmp: onnx.save(model, tmp))
     return how
 
 

@@ -37,6 +37,7 @@ class Guide:
     """Base class: a guide that adds nothing. Override what you need."""
 
     needs_cams = False  # refused on a network without a CAM source
+    needs_input_gradients = False  # the step then computes ``Step.input_gradients``
 
     def term_names(self):
         """Names of the weighted loss terms this guide adds (shown in the
@@ -82,11 +83,22 @@ class Step:
     ``cams``/``maps`` are computed on first use, once per step."""
 
     def __init__(self, model, inputs, images, labels, features, predictions, extras=None,
-                 training=True):
+                 training=True, input_gradients=None):
         self.model, self.inputs, self.images = model, inputs, images
         self.labels, self.features, self.predictions = labels, features, predictions
         self.extras, self.training = extras or {}, training
+        # d(sum of log-probabilities)/d(images), (B, H, W, 3): only where a
+        # guide has ``needs_input_gradients``; else None.
+        self.input_gradients = input_gradients
         self._cams = self._maps = None
+
+    def annotation(self, name, guide):
+        """The (B, H, W) float32 mask ``name`` ("ignore", "attend") of this
+        batch; a ValueError naming ``guide`` when the inputs lack it."""
+        if name not in self.extras:
+            raise ValueError(f"{guide}: the inputs have no '{name}' mask (B, H, W); give it "
+                             f"beside the image: fit({{'image': x, '{name}': masks}}, y)")
+        return tf.cast(self.extras[name], tf.float32)
 
     @property
     def cams(self):

@@ -26,6 +26,8 @@ OBJECTS = {
     "common.data.augment": ("RandomBrightnessScale",),
     "common.classifier": ("GuidedClassifier",),
     "common.guidance": ("HomogeneousNegativeCam", "BoxEnergy"),
+    "common.input_gradient": ("InputGradientPenalty",),
+    "common.counterexamples": ("Counterexamples",),
     "agnet.layers": ("RegionPooling", "RegionSEResidual", "InterRegionAttention",
                      "RegionImportance"),
     "fsa.model": ("FsaModel",),

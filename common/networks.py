@@ -3,6 +3,7 @@ command line, and an input-range adapter for backbones that expect [0, 255]."""
 
 import importlib
 import os
+import sys
 
 import keras
 
@@ -27,7 +28,8 @@ def with_input_range(network, input_range="0-255", name=None):
 
 def load_network(spec, input_shape, num_classes):
     """The network that ``--network`` names: ``package.module:function`` (called
-    with ``input_shape`` and ``num_classes``) or a ``.keras`` file. Checks
+    with ``input_shape`` and ``num_classes``; found on the path or in the
+    current folder, as ``python -m`` finds it) or a ``.keras`` file. Checks
     that it takes ``input_shape`` images and returns ``num_classes`` scores."""
     if str(spec).endswith(".keras"):
         if not os.path.isfile(spec):
@@ -39,6 +41,8 @@ def load_network(spec, input_shape, num_classes):
         if not module_name or not function:
             raise ValueError(f"--network: expected 'package.module:function' or a .keras "
                              f"file, got {spec!r}")
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())  # mymod.py beside the user, as python -m finds it
         try:
             builder = getattr(importlib.import_module(module_name), function)
         except (ImportError, AttributeError) as error:

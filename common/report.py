@@ -14,9 +14,11 @@ import os
 import sys
 
 import common
-from common.io import read_yaml, write_text
+from common.errors import printable, quoted
+from common.io import read_json, read_text, read_yaml, write_text
 from common.report_evaluations import attach_evaluations, evaluation_rows, evaluation_warning
 from common.training.cli import Parser, fail, program
+from common.training.runfolder import read_classes, read_history, run_file
 
 # (label, path in metrics.json): the methods' own numbers beside the common ones.
 METRICS = [("accuracy", ("accuracy",)), ("macro F1", ("f1_macro",)),
@@ -26,6 +28,7 @@ METRICS = [("accuracy", ("accuracy",)), ("macro F1", ("f1_macro",)),
            ("MaxBoxAccV2 (%)", ("localization", "max_box_acc_v2_pct")),
            ("top-5", ("top5",)), ("mAP", ("mAP",)), ("cam_alive (last epoch)", ("cam_alive",))]
 IGNORED_SETTINGS = {"output", "resume", "verbose", "config"}
+MAX_PICTURE = 32 << 20  # bytes of one embedded picture
 STYLE = """body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;
 margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}th{background:#eee}
 .grid{display:flex;flex-wrap:wrap;gap:1em}.grid figure{margin:0}img{max-width:100%}
@@ -48,28 +51,56 @@ class ReportError(ValueError):
 
 
 def read_run(folder):
-    """What the report needs of one run folder (ReportError if it is none)."""
+    """What the report needs of one run folder (ReportError if it is none).
+    Every file is read as data and must lie inside the folder: a symlink to
+    another file is refused, never embedded."""
     needed = ("config.yaml", "classes.json", "history.csv")
-    missing = [name for name in needed if not os.path.isfile(os.path.join(folder, name))]
+    missing = [name for name in needed if not os.path.lexists(os.path.join(folder, name))]
     if not os.path.isdir(folder) or missing:
         raise ReportError(f"'{folder}' is not a run folder (missing {', '.join(missing) or 'it'})")
-    import pandas as pd
-    metrics_path = os.path.join(folder, "metrics.json")
-    failed = os.path.join(folder, "FAILED")
-    with open(os.path.join(folder, "classes.json")) as handle:
-        classes = json.load(handle)
+    config = read_yaml(run_file(folder, "config.yaml"))
+    if not isinstance(config, dict):
+        raise ReportError(f"'{os.path.join(folder, 'config.yaml')}' must hold a mapping of "
+                          "settings, as the trainers write it")
     metrics = {}
-    if os.path.isfile(metrics_path):
-        with open(metrics_path) as handle:
-            metrics = json.load(handle)
-    cams = sorted(f for f in os.listdir(os.path.join(folder, "cams"))
-                  if f.endswith(".png")) if os.path.isdir(os.path.join(folder, "cams")) else []
+    if os.path.lexists(os.path.join(folder, "metrics.json")):
+        metrics = read_json(run_file(folder, "metrics.json"))
+        if not isinstance(metrics, dict):
+            raise ReportError(f"'{os.path.join(folder, 'metrics.json')}' must hold a mapping "
+                              "of metrics, as the trainers write it")
+    failed = (read_text(run_file(folder, "FAILED"), 1 << 16).strip()
+              if os.path.lexists(os.path.join(folder, "FAILED")) else None)
+    cams_folder = os.path.join(folder, "cams")
+    cams = sorted(f for f in os.listdir(run_file_folder(folder, "cams")) if f.endswith(".png")
+                  ) if os.path.lexists(cams_folder) else []
     return {"name": os.path.basename(os.path.normpath(folder)), "folder": folder,
-            "config": read_yaml(os.path.join(folder, "config.yaml")), "classes": classes,
-            "history": pd.read_csv(os.path.join(folder, "history.csv")), "metrics": metrics,
-            "failed": open(failed).read().strip() if os.path.isfile(failed) else None,
-            "cams": os.path.join(folder, "cams", cams[-1]) if cams else None,
-            "confusion": os.path.join(folder, "confusion_matrix.png")}
+            "config": config, "classes": read_classes(run_file(folder, "classes.json")),
+            "history": read_history(run_file(folder, "history.csv")), "metrics": metrics,
+            "failed": failed,
+            "cams": _picture(cams_folder, cams[-1]) if cams else None,
+            "confusion": (_picture(folder, "confusion_matrix.png") if os.path.lexists(
+                os.path.join(folder, "confusion_matrix.png")) else None)}
+
+
+def run_file_folder(folder, name):
+    """A sub-folder of a run folder, checked to lie inside it (not a symlink)."""
+    path = os.path.join(folder, name)
+    if os.path.islink(path) or not os.path.isdir(path):
+        raise ReportError(f"'{path}' is a symlink or not a folder; refused")
+    return path
+
+
+def _picture(folder, name):
+    """A PNG of the run folder, checked: a regular file inside it whose
+    bytes start as a PNG's (anything else is not embedded)."""
+    path = run_file(folder, name)
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head != b"\x89PNG\r\n\x1a\n" or size > MAX_PICTURE:
+        raise ReportError(f"'{path}' is not a PNG picture of at most {MAX_PICTURE:,} bytes, as "
+                          "the trainers draw it; refused")
+    return path
 
 
 def _image(path_or_bytes, alt):
@@ -150,7 +181,8 @@ def report_page(runs):
     for run in runs[1:]:
         if run["classes"] != runs[0]["classes"]:
             raise ReportError(f"runs '{runs[0]['folder']}' and '{run['folder']}' have different "
-                              f"class lists ({runs[0]['classes']} vs {run['classes']})")
+                              f"class lists ({quoted(runs[0]['classes'], 120)} vs "
+                              f"{quoted(run['classes'], 120)})")
     names = [run["name"] for run in runs]
     warning = data_warning(runs)
     status = [Html(f'<span class="failed">FAILED: {_text(r["failed"])}</span>') if r["failed"]
@@ -182,7 +214,7 @@ def report_page(runs):
              '<section id="confusion"><h2>Confusion matrices</h2><div class="grid runs">' + "".join(
                  f"<figure><figcaption>{_text(r['name'])}</figcaption>"
                  f"{_image(r['confusion'], 'confusion matrix of ' + r['name'])}</figure>"
-                 for r in runs if os.path.isfile(r["confusion"])) + "</div></section>",
+                 for r in runs if r["confusion"]) + "</div></section>",
              '<section id="cams"><h2>CAM pictures of the same validation images</h2>'
              '<p>The last epoch of each run; the images are chosen the same way in every run '
              '(one per class first), so runs on the same data show the same images.</p>'
@@ -232,7 +264,7 @@ def main(argv=None):
         fail(parser.prog, error)
     write_text(args.out, page)
     if warning:
-        print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
+        print(f"{parser.prog}: warning: {printable(warning)}", file=sys.stderr)
     print(f"wrote {args.out} ({len(args.runs)} runs)", file=sys.stderr)
     return args.out
 

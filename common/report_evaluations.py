@@ -5,6 +5,10 @@ evaluated, and its numbers become rows of one table, runs side by side."""
 import json
 import os
 
+from common.errors import quoted, summary
+from common.io import read_json
+from common.training.runfolder import run_file
+
 # (label, key in a map source's metrics): arrows say which way is better.
 EXPLANATION_METRICS = [
     ("deletion AUC (lower is better)", "deletion_auc"),
@@ -25,18 +29,18 @@ def attach_evaluations(folders, runs, error):
     for folder in folders:
         path = os.path.join(folder, "metrics.json")
         try:
-            with open(path) as handle:
-                metrics = json.load(handle)
-        except (OSError, json.JSONDecodeError) as failure:
+            metrics = read_json(run_file(folder, "metrics.json"))
+        except (OSError, ValueError) as failure:
             raise error(f"--evaluations: '{folder}' holds no readable metrics.json of "
-                        f"attention-evaluate ({failure})") from None
+                        f"attention-evaluate ({summary(failure, 200)})") from None
         if not isinstance(metrics, dict) or not isinstance(metrics.get("maps"), dict) \
-                or "model" not in metrics:
+                or not all(isinstance(v, dict) for v in metrics["maps"].values()) \
+                or not isinstance(metrics.get("model"), str):
             raise error(f"--evaluations: '{path}' was not written by attention-evaluate")
         run = by_folder.get(os.path.realpath(os.path.dirname(str(metrics["model"]))))
         if run is None:
-            raise error(f"--evaluations: '{folder}' evaluated '{metrics['model']}', the model "
-                        "of none of the runs given")
+            raise error(f"--evaluations: '{folder}' evaluated {quoted(metrics['model'], 80)}, "
+                        "the model of none of the runs given")
         if "evaluation" in run:
             raise error(f"--evaluations: two folders evaluated run '{run['folder']}'")
         run["evaluation"] = metrics

@@ -2,7 +2,8 @@
 against (backbone -> global average pooling -> Dense softmax, cross-entropy),
 or your own network (--network), trained with any combination of guides:
 --masks (Forced Spatial Attention), --p (Grad-CAM occlusion), --hnc-weight
-(homogeneous negative CAM loss), --box-energy (boxes of the data)."""
+(homogeneous negative CAM loss), --box-energy (boxes of the data),
+--input-gradient and --counterexamples (the data's ignore masks)."""
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
@@ -11,7 +12,8 @@ FLAGS = {
     "network": Flag(str, "your own classifier instead of --backbone -> GAP -> Dense: "
                          "'package.module:function' (called with input_shape and "
                          "num_classes) or a .keras file; it takes [0, 1] images at "
-                         "--image-size and returns probabilities or logits"),
+                         "--image-size and returns probabilities or logits; code is "
+                         "imported only when named on the command line", code=True),
     "network_input": Flag(str, "the range the network expects: 0-1, or 0-255 for "
                                "keras.applications models with built-in preprocessing "
                                "(EfficientNetV2, MobileNetV3, ConvNeXt)", ("0-1", "0-255")),
@@ -28,9 +30,17 @@ FLAGS = {
     "box_energy": Flag(float, "box energy guide (Rao et al. 2023): weight of minus the "
                               "share of the true class's CAM energy inside the data's "
                               "boxes (0: off)", low=0.0),
+    "input_gradient": Flag(float, "input-gradient guide (Right for the Right Reasons, Ross "
+                                  "et al. 2017): weight of the squared input gradient inside "
+                                  "the data's 'ignore' masks (a CSV column; 0: off; the "
+                                  "paper's 1000)", low=0.0),
+    "counterexamples": Flag(float, "counterexamples guide (Teso and Kersting 2019): share of "
+                                   "each batch whose 'ignore' region is replaced by noise "
+                                   "before the step (0: off)", low=0.0, high=1.0),
 }
 GUIDE_DEFAULTS = {"network": None, "network_input": "0-1", "masks": None, "p": 0.0,
-                  "threshold": 0.85, "occlusion": "zero", "box_energy": 0.0}
+                  "threshold": 0.85, "occlusion": "zero", "box_energy": 0.0,
+                  "input_gradient": 0.0, "counterexamples": 0.0}
 COMMAND = TrainCommand(
     method="common", description=__doc__, trainer="common.training.trainer:Trainer",
     demo_data="demo:digits", flags=FLAGS,

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from common.component_boxes import component_boxes
-from common.data.image_header import too_large
+from common.data.image_header import ImageRefused, check_image
 
 
 def iou_matrix(boxes_a, boxes_b):
@@ -168,14 +168,18 @@ def pixel_average_precision(score_maps, masks, cam_curve_interval=0.001):
 
 
 def _read_grey(path, what):
-    """A mask PNG from a dataset's files, its declared size checked before
-    decoding (a decompression bomb is refused in one line)."""
-    bomb = too_large(path) if os.path.isfile(path) else None
-    if bomb:
-        raise ValueError(f"{what} '{path}': {bomb}")
+    """A mask PNG from a dataset's files, checked from its header before
+    any decoder runs (``check_image``: another format, a header cut short
+    or a decompression bomb is refused in one line)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} '{path}': missing file")
+    try:
+        check_image(path)
+    except ImageRefused as refused:
+        raise ValueError(f"{what} '{path}': {refused.reason}") from None
     image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     if image is None:
-        raise FileNotFoundError(f"{what} '{path}': missing or not an image")
+        raise ValueError(f"{what} '{path}': corrupt or not an image")
     return image
 
 

@@ -3,6 +3,7 @@
 import os
 import sys
 
+from common.errors import printable, quoted
 from common.training.cli import ConfigError
 from common.training.trainer import Trainer, hnc_options
 from fsa.masks import load_masks, small_masks
@@ -45,9 +46,9 @@ class FsaTrainer(Trainer):
         self.counts = dict(zip(data.classes, counts))
         grid = model.masks.shape[2:]
         for name in small_masks(model.masks, counts, data.classes):
-            print(f"fsa: warning: the mask of class '{name}' covers fewer than 2 cells above "
-                  f"0.5 of the {grid[0]}x{grid[1]} CAM grid, so it cannot shape the CAM; use "
-                  "a larger --image-size or a larger mask sigma", file=sys.stderr)
+            print(f"fsa: warning: the mask of class {quoted(printable(name))} covers fewer than "
+                  f"2 cells above 0.5 of the {grid[0]}x{grid[1]} CAM grid, so it cannot shape "
+                  "the CAM; use a larger --image-size or a larger mask sigma", file=sys.stderr)
         return model
 
     def snapshot_classes(self, args, data):

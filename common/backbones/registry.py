@@ -14,10 +14,13 @@ from common.backbones.preprocessing import BackbonePreprocessing
 from common.backbones.squeezenet import build_squeezenet_features
 from common.backbones.tiny import build_tiny
 from common.errors import summary
+from common.keras_compat import check_weights_file
 
 
 def _application(constructor):
     def build(input_shape, weights):
+        if weights not in (None, "imagenet"):
+            check_weights_file(weights)
         return constructor(include_top=False, weights=weights, input_shape=input_shape)
     return build
 

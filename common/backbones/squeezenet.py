@@ -6,6 +6,7 @@ import keras
 
 from common.backbones.downloads import fetch
 from common.backbones.torch_pickle import load_state
+from common.keras_compat import load_weights
 
 # torchvision's published ImageNet weights (file name: SHA-256 prefix).
 TORCHVISION_URL = "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth"
@@ -81,5 +82,5 @@ def build_squeezenet_features(input_shape, weights=None):
     if str(weights).endswith((".pth", ".pt")):
         assign_torchvision_state(model, load_state(weights))
     else:
-        model.load_weights(weights)
+        load_weights(model, weights)
     return model

@@ -2,6 +2,8 @@
 
 import keras
 
+from common.keras_compat import load_weights
+
 
 def tiny_convnet(input_shape, width=16):
     """Three conv-BN-ReLU stages, stride 4 in all. Its BatchNormalization is
@@ -26,5 +28,5 @@ def build_tiny(input_shape, weights=None):
                          "local .weights.h5 file")
     model = tiny_convnet(input_shape)
     if weights is not None:
-        model.load_weights(weights)
+        load_weights(model, weights)
     return model

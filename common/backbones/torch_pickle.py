@@ -13,22 +13,46 @@ it is called, as are truncated files, storages whose byte count differs
 from what the pickle declares and tensors that reach past their storage:
 a ``TorchFileError`` (a ValueError) of one line naming the file.
 
-Tensors are rebuilt from (storage, offset, size, stride) with NumPy strides,
-so non-contiguous tensors (transposed views saved as such) come out right.
+What a file can make this reader allocate is bounded, and checked from the
+numbers the file declares before anything is allocated:
+
+- **Pickles**: each is at most ``PICKLE_BYTES`` (2 MiB; a 300-tensor state
+  dict's data pickle is about 45 KB) and is scanned opcode by opcode
+  (``pickletools``, nothing built) before it is unpickled: every declared
+  length must fit inside it, memo indices may not skip ahead (CPython
+  zero-fills its memo up to any index it is given: 9 bytes could take
+  gigabytes) and sets, bytearrays and out-of-band buffers are refused. The
+  objects it builds are then walked once each (memo-shared lists and dicts
+  are not re-walked), so cost stays linear in the pickle's size.
+- **Storages and tensors** are read and checked by ``torch_storages``, with
+  this module's ``MAX_STORAGE_BYTES`` (4 GiB, all storages together) and
+  ``COMPRESSION_RATIO`` (10, how far a compressed zip storage may expand):
+  each tensor a read-only NumPy view of a storage read once.
 """
 
 import collections
 import io
 import os
 import pickle
+import pickletools
 import struct
 import zipfile
 
 import numpy as np
 
+from common.backbones.torch_storages import (TensorRef, check_bytes, check_total,
+                                             check_zip_sizes, is_count, materialise,
+                                             read_exactly, read_storage, storage_nbytes,
+                                             zip_entry)
 from common.errors import summary
 
 MAGIC = 0x1950A86A20F9469CFC6C
+PICKLE_BYTES = 2 << 20        # the longest pickle read (each of them)
+MAX_STORAGE_BYTES = 4 << 30   # all storages of a file together
+COMPRESSION_RATIO = 10        # the most a compressed zip storage may expand
+# Opcodes no state dict uses that build sets, bytearrays or out-of-band buffers.
+_REFUSED_OPCODES = frozenset({"EMPTY_SET", "ADDITEMS", "FROZENSET", "BYTEARRAY8",
+                              "NEXT_BUFFER", "READONLY_BUFFER"})
 _DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
            "HalfStorage": np.float16, "LongStorage": np.int64, "IntStorage": np.int32,
            "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8,
@@ -47,16 +71,8 @@ class _StorageType:
         self.name = name
 
 
-class _TensorRef:
-    """A tensor as the pickle describes it; materialised once storages are read."""
-
-    def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset = storage, offset
-        self.size, self.stride = tuple(size), tuple(stride)
-
-
 def _rebuild_tensor(storage, offset, size, stride, *unused):
-    return _TensorRef(storage, offset, size, stride)
+    return TensorRef(storage, offset, size, stride)
 
 
 def _rebuild_parameter(data, *unused):
@@ -94,7 +110,7 @@ class _Unpickler(pickle.Unpickler):
     def persistent_load(self, saved_id):
         if not (isinstance(saved_id, tuple) and len(saved_id) >= 5
                 and saved_id[0] == "storage" and isinstance(saved_id[1], _StorageType)
-                and isinstance(saved_id[2], str) and _count(saved_id[4])):
+                and isinstance(saved_id[2], str) and is_count(saved_id[4])):
             raise pickle.UnpicklingError(f"refused persistent id {saved_id!r}")
         _, storage_type, key, _location, numel = saved_id[:5]
         entry = self.storages.setdefault(key, [_DTYPES[storage_type.name], numel, None])
@@ -103,27 +119,67 @@ class _Unpickler(pickle.Unpickler):
         return key
 
 
-def _count(value):
-    return type(value) is int and value >= 0
-
-
 def _plain(value, allowed, what):
-    """``value`` if it holds only ``allowed`` types (inside dicts and lists)."""
-    stack = [value]
+    """``value`` if it holds only ``allowed`` types (inside dicts and lists);
+    each list and dict is walked once, however often the memo shares it."""
+    stack, seen = [value], set()
     while stack:
         item = stack.pop()
-        if type(item) is dict:
-            stack += [*item.keys(), *item.values()]
-        elif type(item) is list:
-            stack += item
-        elif type(item) not in allowed:
-            raise pickle.UnpicklingError(f"refused {type(item).__name__} in the {what}")
+        kind = type(item)
+        if kind is dict or kind is list:
+            if id(item) not in seen:
+                seen.add(id(item))
+                stack += [*item.keys(), *item.values()] if kind is dict else item
+        elif kind not in allowed:
+            raise pickle.UnpicklingError(f"refused {kind.__name__} in the {what}")
     return value
 
 
-def _header(handle, what):
+def _pickle_length(raw):
+    """Where the pickle at the start of ``raw`` ends, after checking it
+    opcode by opcode without building anything: its declared lengths fit in
+    ``raw``, its memo indices do not skip ahead, it builds no set,
+    bytearray or buffer. ``raw`` holds at most ``PICKLE_BYTES``."""
+    stream, memo = io.BytesIO(raw), 0
     try:
-        return _plain(_HeaderUnpickler(handle).load(), (int, str, bool), what)
+        for opcode, arg, _ in pickletools.genops(stream):
+            if opcode.name in _REFUSED_OPCODES:
+                raise pickle.UnpicklingError(f"refused opcode {opcode.name}")
+            if opcode.name == "MEMOIZE":
+                memo += 1
+            elif opcode.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                if arg > memo:  # CPython would zero-fill its memo up to ``arg``
+                    raise pickle.UnpicklingError(f"memo index {arg} skips ahead of {memo}")
+                memo = max(memo, arg + 1)
+    except ValueError as error:  # pickletools: an unknown opcode, a short read, no STOP
+        if len(raw) >= PICKLE_BYTES:
+            raise pickle.UnpicklingError(f"longer than {PICKLE_BYTES} bytes or broken "
+                                         f"({summary(error)})") from None
+        raise pickle.UnpicklingError(summary(error)) from None
+    return stream.tell()
+
+
+def _checked_pickle(raw, what):
+    """``raw`` cut after its pickle, once that passed ``_pickle_length``."""
+    try:
+        return raw[:_pickle_length(raw)]
+    except pickle.UnpicklingError as error:
+        raise pickle.UnpicklingError(f"{what} pickle: {error}") from None
+
+
+def _next_pickle(handle, what):
+    """The bytes of the pickle at ``handle``'s position (checked); the handle
+    is left just after it."""
+    start = handle.tell()
+    raw = _checked_pickle(handle.read(PICKLE_BYTES), what)
+    handle.seek(start + len(raw))
+    return raw
+
+
+def _header(handle, what):
+    raw = _next_pickle(handle, what)
+    try:
+        return _plain(_HeaderUnpickler(io.BytesIO(raw)).load(), (int, str, bool), what)
     except pickle.UnpicklingError as error:
         raise pickle.UnpicklingError(f"{what} pickle: {error}") from None
 
@@ -138,14 +194,6 @@ def _refusing(path, read):
     except _BROKEN as error:
         raise TorchFileError(f"'{path}' is not a plain PyTorch state dict (nothing in it "
                              f"was run): {summary(error)}") from None
-
-
-def _is_contiguous(size, stride):
-    expected, step = [], 1
-    for dim in reversed(size):
-        expected.insert(0, step)
-        step *= dim
-    return all(s == e for s, e, d in zip(stride, expected, size) if d > 1)
 
 
 def load_state(path, layouts=None):
@@ -165,20 +213,29 @@ def load_zip(path, layouts=None):
                 raise TorchFileError(f"'{path}' is a zip file but not a PyTorch one (no "
                                      "single data.pkl)")
             prefix = names[0][:-len("data.pkl")]
-            unpickler = _Unpickler(io.BytesIO(archive.read(names[0])))
+            info = zip_entry(archive, names[0])
+            if info.file_size > PICKLE_BYTES:
+                raise ValueError(f"its data.pkl declares {info.file_size} bytes, more than "
+                                 f"the {PICKLE_BYTES} a pickle may hold")
+            with archive.open(info) as entry:
+                raw = _checked_pickle(
+                    read_exactly(entry, info.file_size, "data.pkl").tobytes(), "data")
+            unpickler = _Unpickler(io.BytesIO(raw))
             result = unpickler.load()
+            infos = {key: zip_entry(archive, f"{prefix}data/{key}")
+                     for key in unpickler.storages}
+            check_zip_sizes(unpickler.storages, infos, os.path.getsize(path),
+                            COMPRESSION_RATIO, MAX_STORAGE_BYTES)
             for key, entry in unpickler.storages.items():
-                dtype, numel, _ = entry
-                info = archive.getinfo(f"{prefix}data/{key}")
-                _check_bytes(key, info.file_size, numel, dtype)
-                entry[2] = np.frombuffer(archive.read(info), dtype=dtype)
-        return _materialise(result, unpickler.storages, layouts)
+                with archive.open(infos[key]) as stream:
+                    entry[2] = read_storage(stream, key, entry[0], entry[1])
+        return materialise(result, unpickler.storages, layouts)
     return _refusing(path, read)
 
 
 def load_legacy(path, layouts=None):
     """The object saved with ``torch.save`` (legacy format), with every tensor
-    as a NumPy array (a copy, C-contiguous). ``layouts``, if a dict, receives
+    as a read-only NumPy view of its storage. ``layouts``, if a dict, receives
     name -> (size, stride, contiguous) of each top-level tensor."""
     def read():
         with open(path, "rb") as handle:
@@ -186,64 +243,28 @@ def load_legacy(path, layouts=None):
                 raise TorchFileError(f"'{path}' is not a legacy PyTorch file")
             _header(handle, "protocol version")
             _header(handle, "system info")
-            unpickler = _Unpickler(handle)
+            unpickler = _Unpickler(io.BytesIO(_next_pickle(handle, "data")))
             result = unpickler.load()
             keys = _header(handle, "storage keys")
             if not isinstance(keys, list) or set(keys) != set(unpickler.storages):
                 raise pickle.UnpicklingError("the storage keys do not match the data's")
-            size = os.fstat(handle.fileno()).st_size
+            if len(keys) != len(unpickler.storages):
+                raise pickle.UnpicklingError("a storage key is listed twice")
+            # Raw storages, each after its 8-byte element count: all must fit.
+            left = os.fstat(handle.fileno()).st_size - handle.tell()
+            declared = sum(8 + storage_nbytes(entry) for entry in unpickler.storages.values())
+            if declared > left:
+                raise ValueError(f"its storages declare {declared} bytes; the file holds "
+                                 f"{left} after its pickles")
+            check_total(unpickler.storages, MAX_STORAGE_BYTES)
             for key in keys:
                 dtype, numel, _ = unpickler.storages[key]
                 raw = handle.read(8)
                 (count,) = struct.unpack("<q", raw) if len(raw) == 8 else (-1,)
-                if count < 0 or count * np.dtype(dtype).itemsize > size - handle.tell():
+                if count < 0:
                     raise TorchFileError(f"'{path}' is truncated: storage '{key}' is "
                                          "incomplete")
-                _check_bytes(key, count * np.dtype(dtype).itemsize, numel, dtype)
-                raw = handle.read(count * np.dtype(dtype).itemsize)
-                unpickler.storages[key][2] = np.frombuffer(raw, dtype=dtype)
-        return _materialise(result, unpickler.storages, layouts)
+                check_bytes(key, count * np.dtype(dtype).itemsize, numel, dtype)
+                unpickler.storages[key][2] = read_storage(handle, key, dtype, numel)
+        return materialise(result, unpickler.storages, layouts)
     return _refusing(path, read)
-
-
-def _check_bytes(key, found, numel, dtype):
-    expected = numel * np.dtype(dtype).itemsize
-    if found != expected:
-        raise ValueError(f"storage '{key}' holds {found} bytes; its tensors declare "
-                         f"{numel} x {np.dtype(dtype).name} = {expected}")
-
-
-def _check_tensor(value, storages):
-    """That ``value``'s view lies inside its storage (as_strided does not check)."""
-    fields = (value.offset, *value.size, *value.stride)
-    if (value.storage not in storages or len(value.size) != len(value.stride)
-            or not all(_count(f) for f in fields)):
-        raise ValueError(f"refused tensor description {value.size}/{value.stride} of "
-                         f"storage {value.storage!r}")
-    numel = storages[value.storage][1]
-    last = value.offset + sum((n - 1) * s for n, s in zip(value.size, value.stride))
-    if 0 not in value.size and last >= numel:
-        raise ValueError(f"a tensor of size {value.size} reaches past the {numel} "
-                         f"elements of storage '{value.storage}'")
-
-
-def _materialise(result, storages, layouts):
-    def materialise(value):
-        if isinstance(value, _TensorRef):
-            _check_tensor(value, storages)
-            flat = storages[value.storage][2]
-            item = flat.itemsize
-            view = np.lib.stride_tricks.as_strided(
-                flat[value.offset:], shape=value.size,
-                strides=tuple(s * item for s in value.stride))
-            return np.array(view)
-        if isinstance(value, dict):
-            return type(value)((k, materialise(v)) for k, v in value.items())
-        return value
-
-    if isinstance(layouts, dict) and isinstance(result, dict):
-        for name, value in result.items():
-            if isinstance(value, _TensorRef):
-                layouts[name] = (value.size, value.stride,
-                                 _is_contiguous(value.size, value.stride))
-    return materialise(result)

@@ -102,3 +102,41 @@ def build_augmentation(flip=None, rotation=0.0, translation=0.0, zoom=0.0,
         layers.append(keras.layers.RandomBrightness(channel_shift / 255.0, value_range=(0, 1),
                                                     seed=seed))
     return keras.Sequential(layers, name="augmentation") if layers else None
+
+
+PHOTOMETRIC = (RandomBrightnessScale, keras.layers.RandomBrightness)
+
+
+class MasksFollow:
+    """An augmentation whose geometric layers move the guides' masks
+    (``ignore``, ``attend``) with the image: the masks ride as extra
+    channels through the crop, flip, rotation, translation and zoom (the
+    same random draw for the image and its masks), and the photometric
+    layers (brightness) touch the image alone. Takes the inputs dict."""
+
+    takes_inputs = True
+    MASKS = ("ignore", "attend")
+
+    def __init__(self, augmentation):
+        layers = list(augmentation.layers)
+        split = next((i for i, layer in enumerate(layers) if isinstance(layer, PHOTOMETRIC)),
+                     len(layers))
+        if any(not isinstance(layer, PHOTOMETRIC) for layer in layers[split:]):
+            raise ValueError("MasksFollow: expected the geometric layers before the "
+                             "photometric ones (build_augmentation's order)")
+        self.geometric = keras.Sequential(layers[:split]) if split else None
+        self.photometric = keras.Sequential(layers[split:]) if split < len(layers) else None
+
+    def __call__(self, inputs, training=True):
+        import tensorflow as tf
+        masks = [name for name in self.MASKS if name in inputs]
+        image = inputs["image"]
+        if self.geometric is not None:
+            stacked = tf.concat([image] + [tf.cast(inputs[m], image.dtype)[..., None]
+                                           for m in masks], axis=-1)
+            stacked = self.geometric(stacked, training=training)
+            image = stacked[..., :3]
+            inputs = {**inputs, **{m: stacked[..., 3 + i] for i, m in enumerate(masks)}}
+        if self.photometric is not None:
+            image = self.photometric(image, training=training)
+        return {**inputs, "image": image}

@@ -1,17 +1,36 @@
 """Tables as batched, prefetched ``tf.data`` pipelines of float32 RGB images
 in [0, 1]."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
+from common.data.image_header import check_image
 from common.data.tables import encode_labels
 
 
 def decode_image(path, image_size):
-    """File -> (H, W, 3) float32 in [0, 1]; grey and RGBA become RGB."""
+    """File -> (H, W, 3) float32 in [0, 1]; grey and RGBA become RGB. A
+    path given as a Python string is checked from its header first
+    (``check_image`` raises ImageRefused, a ValueError, before TensorFlow's
+    decoder runs); ``make_dataset`` takes paths that ``validate`` checked."""
+    if isinstance(path, (str, os.PathLike)):
+        check_image(path)
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, image_size, antialias=True)
     return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def decode_mask(path, image_size):
+    """A mask file -> (H, W) float32 in [0, 1] at the image's size (its grey
+    level / 255, resized like the image); an empty path -> zeros (no mask).
+    The files were checked by ``check_image`` with the data, before training."""
+    def read():
+        mask = tf.io.decode_image(tf.io.read_file(path), channels=1, expand_animations=False)
+        mask = tf.image.resize(tf.cast(mask, tf.float32) / 255.0, image_size, antialias=True)
+        return tf.clip_by_value(mask[..., 0], 0.0, 1.0)
+    return tf.cond(tf.equal(path, ""), lambda: tf.zeros(image_size, tf.float32), read)
 
 
 def shard_rows(count, shards, index, seed=0):
@@ -58,6 +77,9 @@ def make_dataset(table, class_names, image_size, batch_size, training=False,
 
     def load(path, label, extra=None):
         image = decode_image(path, image_size)
+        if extra is not None:  # mask files (ignore, attend) are decoded beside the image
+            extra = {name: decode_mask(value, image_size) if value.dtype == tf.string
+                     else value for name, value in extra.items()}
         return (image, label) if extra is None else ({"image": image, **extra}, label)
 
     data = data.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -12,6 +12,9 @@ from sklearn.model_selection import train_test_split
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 MAX_LINE = 65536  # bytes in one line of a CSV or annotation file: a path, labels, boxes
 BOX_COLUMNS = ["x0", "y0", "x1", "y1"]
+# Optional per-image mask files (relative to the CSV, empty for none): where the
+# model must not look (ignore) and where it should (attend), for the guides.
+MASK_COLUMNS = ("ignore", "attend")
 
 
 class DataError(ValueError):
@@ -58,12 +61,15 @@ def read_folder(root):
 
 
 def read_csv(csv_path):
-    """Table of a CSV with columns ``path,label`` and optional ``split`` and
-    ``x0,y0,x1,y1``. Several rows for one image give it several boxes (same
-    label) or several labels (multi-label). Paths are relative to the CSV."""
+    """Table of a CSV with columns ``path,label`` and optional ``split``,
+    ``x0,y0,x1,y1`` and mask columns ``ignore`` / ``attend`` (a mask image
+    per row, white where the annotation holds). Several rows for one image
+    give it several boxes (same label) or several labels (multi-label).
+    Paths are relative to the CSV."""
     try:
         check_line_lengths(csv_path)
-        frame = pd.read_csv(csv_path, dtype={"label": str, "path": str})
+        frame = pd.read_csv(csv_path, dtype={"label": str, "path": str,
+                                             **{c: str for c in MASK_COLUMNS}})
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise DataError(f"--data: cannot read CSV '{csv_path}': {error}") from error
     missing = {"path", "label"} - set(frame.columns)
@@ -82,14 +88,19 @@ def read_csv(csv_path):
         raise DataError(f"CSV '{csv_path}': empty label on line(s) {format_listing(rows)}")
     base = os.path.dirname(os.path.abspath(csv_path))
     frame["path"] = [os.path.normpath(os.path.join(base, p)) for p in frame["path"]]
+    masks = [c for c in MASK_COLUMNS if c in frame.columns]
+    for column in masks:
+        frame[column] = [os.path.normpath(os.path.join(base, p)) if isinstance(p, str)
+                         and p.strip() else "" for p in frame[column]]
     rows = []
     for path, group in frame.groupby("path", sort=False):
         boxes = ()
         if has_boxes:
             valid = group[BOX_COLUMNS].dropna()
             boxes = tuple(tuple(float(v) for v in row) for row in valid.to_numpy())
-        rows.append((path, tuple(sorted(set(group["label"]))), group["split"].iloc[0], boxes))
-    table = pd.DataFrame(rows, columns=["path", "labels", "split", "boxes"])
+        rows.append((path, tuple(sorted(set(group["label"]))), group["split"].iloc[0], boxes,
+                     *(group[c].iloc[0] for c in masks)))
+    table = pd.DataFrame(rows, columns=["path", "labels", "split", "boxes", *masks])
     classes = sorted({label for labels in table["labels"] for label in labels})
     return table, classes
 

@@ -1,6 +1,8 @@
 """Every image checked before training: missing, unreadable or corrupt
-files, images that declare more pixels than ``MAX_IMAGE_PIXELS`` (refused
-from the header, undecoded), unknown labels, boxes outside the image."""
+files, files ``check_image`` refuses from their header, undecoded (another
+format whatever the name says, a header cut short, more pixels than
+``MAX_IMAGE_PIXELS``), WSOL masks likewise, unknown labels, boxes outside
+the image."""
 
 import contextlib
 import os
@@ -11,7 +13,8 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from common.data.image_header import too_large
+from common.data.image_header import ImageRefused, check_image
+from common.errors import printable
 from common.data.tables import IMAGE_EXTENSIONS, DataError, format_listing
 
 
@@ -34,20 +37,30 @@ def _inspect(path):
     if not path.lower().endswith(IMAGE_EXTENSIONS):
         return f"not a {'/'.join(IMAGE_EXTENSIONS)} image"
     try:
-        bomb = too_large(path)  # from the header: before any decoder allocates pixels
-        if bomb:
-            return bomb
+        size = check_image(path)  # from the header: before any decoder runs
         raw = np.fromfile(path, dtype=np.uint8)
+    except ImageRefused as refused:
+        return refused.reason
     except OSError as error:
         return f"unreadable ({error.strerror})"
-    if path.lower().endswith(".gif"):
-        frames = cv2.imdecodemulti(raw, cv2.IMREAD_UNCHANGED)
-        image = frames[1][0] if frames and frames[0] else None
-    else:
-        image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)  # a GIF's first frame only
     if image is None:
         return "corrupt or not an image"
-    return image.shape[:2]
+    if image.shape[:2] != size:
+        return (f"its header declares {size[1]}x{size[0]} pixels, its decoder made "
+                f"{image.shape[1]}x{image.shape[0]}")
+    return size
+
+
+def _mask_problem(path):
+    """Why the mask file at ``path`` must not be read (from its header), or None."""
+    if not os.path.isfile(path):
+        return f"mask '{path}': missing file"
+    try:
+        check_image(path)
+    except ImageRefused as refused:
+        return f"mask '{path}': {refused.reason}"
+    return None
 
 
 def check_images(paths):
@@ -62,7 +75,8 @@ def check_images(paths):
 
 def validate(table, class_names, skip_bad=False, what="data"):
     """Checks every image before training: missing, unreadable or corrupt
-    files, labels outside ``class_names``, boxes outside the image, classes
+    files, files ``check_image`` refuses, WSOL masks likewise (from their
+    headers), labels outside ``class_names``, boxes outside the image, classes
     without images. Raises one DataError listing the offenders, or with
     ``skip_bad`` warns on stderr and returns the table without them."""
     known = set(class_names)
@@ -70,10 +84,21 @@ def validate(table, class_names, skip_bad=False, what="data"):
         shapes = list(tqdm(pool.map(_inspect, table["path"]), total=len(table),
                            desc=f"checking {what} images", leave=False,
                            disable=True if len(table) < 500 else None))
+    masks = None  # WSOL masks and the guides' ignore / attend masks: checked as well
+    columns = [c for c in ("ignore", "attend") if c in table]
+    if "masks" in table or columns:
+        wsol = table["masks"] if "masks" in table else [()] * len(table)
+        masks = [[*(paths if isinstance(paths, (tuple, list)) else ()),
+                  *(path for path in extra if isinstance(path, str) and path)]
+                 for paths, *extra in zip(wsol, *(table[c] for c in columns))]
     problems = {}  # row position -> reason
     for i, (row, shape) in enumerate(zip(table.itertuples(), shapes)):
         if isinstance(shape, str):
             problems[i] = shape
+            continue
+        mask = next(filter(None, map(_mask_problem, masks[i])), None) if masks else None
+        if mask:
+            problems[i] = mask
             continue
         unknown = [label for label in row.labels if label not in known]
         if unknown:
@@ -91,7 +116,8 @@ def validate(table, class_names, skip_bad=False, what="data"):
         if not skip_bad:
             raise DataError(f"{len(problems)} bad {what} image(s) (use --skip-bad-images "
                             f"to train on the rest): {format_listing(lines)}")
-        print(f"warning: skipping {len(problems)} bad {what} image(s): {format_listing(lines)}",
+        print(printable(f"warning: skipping {len(problems)} bad {what} image(s): "
+                        f"{format_listing(lines)}"),
               file=sys.stderr)
         keep = np.ones(len(table), bool)
         keep[list(problems)] = False

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from common.io import atomic_write, write_json
+from common.keras_compat import load_weights
 from common.training.disk import require_space, variables_bytes
 
 WEIGHTS, RECORD = "best.weights.h5", "best.json"
@@ -73,5 +74,5 @@ class BestEpoch(keras.callbacks.Callback):
         (None, and the weights untouched, when no epoch was saved)."""
         record = read_best(self.run)
         if record:
-            self.model.load_weights(os.path.join(self.run, WEIGHTS))
+            load_weights(self.model, os.path.join(self.run, WEIGHTS))
         return record

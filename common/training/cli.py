@@ -8,15 +8,15 @@ TensorFlow loads.
 
 import argparse
 import dataclasses
-import json
 import math
 import os
 import sys
 
-import yaml
-
 import common
 from common.data.demo import DEMOS
+from common.errors import printable, quoted
+from common.training.config_file import ConfigError, code_from_file, read_config_file
+from common.training.config_file import option as _option
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
@@ -24,10 +24,6 @@ OPTIMIZERS = ("adam", "sgd")
 # common.data.formats.READERS (not imported here: --help stays fast; a test checks).
 FORMATS = ("aircraft", "auc", "caltech256", "cars", "cub", "food101", "imagenet", "ppmi",
            "stanford40", "statefarm", "voc2007", "wsol")
-
-
-class ConfigError(ValueError):
-    """A bad flag or config value; the CLI prints it on one line, exit 2."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,6 +44,11 @@ class Flag:
     low: float = None
     high: float = None
     open_low: bool = False
+    code: bool = False
+
+    def names_code(self, value):
+        """Whether ``value`` would import code (a ``.keras`` file is data)."""
+        return self.code and value is not None and not str(value).endswith(".keras")
 
     def check(self, dest, value):
         if value is None or self.kind not in (int, float):
@@ -56,7 +57,7 @@ class Flag:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 self.kind is int and not float(value).is_integer()):
             raise ConfigError(f"{name}: expected {'an integer' if self.kind is int else 'a number'}"
-                              f", got {value!r}")
+                              f", got {quoted(value)}")
         if not math.isfinite(value):
             raise ConfigError(f"{name}: expected a finite number, got {value}")
         too_low = self.low is not None and (value <= self.low if self.open_low
@@ -195,10 +196,6 @@ def program(script, module):
     return script if os.path.basename(sys.argv[0] or "") == script else f"python -m {module}"
 
 
-def _option(dest):
-    return "--" + dest.replace("_", "-")
-
-
 def _describe(dest, demo, paper):
     d, p = demo.get(dest, BASE_DEFAULTS.get(dest)), paper.get(dest, BASE_DEFAULTS.get(dest))
     if d is None and p is None:
@@ -226,25 +223,6 @@ def build_parser(command, prog=None):
     return parser
 
 
-def read_config_file(path, known):
-    """Flag values from a YAML or JSON file; keys may use - or _."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"--config: file '{path}' does not exist")
-    try:
-        with open(path) as handle:
-            values = (json.load(handle) if path.endswith(".json")
-                      else yaml.safe_load(handle)) or {}
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise ConfigError(f"--config: cannot parse '{path}': {error}") from error
-    if not isinstance(values, dict):
-        raise ConfigError(f"--config: '{path}' must hold a mapping of flag names to values")
-    values = {str(k).replace("-", "_"): v for k, v in values.items()}
-    unknown = sorted(set(values) - set(known) - {"method"})
-    if unknown:
-        raise ConfigError(f"--config: '{path}' has unknown key(s) {unknown}")
-    return values
-
-
 def resolve(command, parser, argv, saved=None):
     """Namespace of resolved values: flags > --config file > saved config of
     a resumed run > mode defaults (the demo's without --data or with
@@ -254,6 +232,8 @@ def resolve(command, parser, argv, saved=None):
     flags = command.all_flags()
     from_file = read_config_file(args.config, flags) if args.config else {}
     given = {k: v for k, v in vars(args).items() if v is not None and k != "config"}
+    code_from_file(flags, from_file, given, f"--config '{args.config}'")
+    code_from_file(flags, saved or {}, given, "the resumed run's config.yaml")
     layered = {**(saved or {}), **from_file, **given}
     data = str(layered.get("data") or "")
     paper = bool(data) and not data.startswith("demo:")  # a demo keeps the demo's settings
@@ -264,7 +244,7 @@ def resolve(command, parser, argv, saved=None):
         value = resolved[dest]
         if flag.choices and value is not None and value not in flag.choices:
             raise ConfigError(f"{_option(dest)}: expected one of {list(flag.choices)}, "
-                              f"got {value!r}")
+                              f"got {quoted(value)}")
         flag.check(dest, value)
     if str(resolved.get("weights")).lower() == "none":
         resolved["weights"] = None
@@ -273,8 +253,8 @@ def resolve(command, parser, argv, saved=None):
 
 def fail(prog, error, status=2):
     """One line on stderr and exit status 2 (a user error)."""
-    message = str(error).strip().replace("\n", " ")
+    message = str(error).strip()
     if isinstance(error, FileNotFoundError) and error.filename and error.filename not in message:
         message = f"{message}: {error.filename}"
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {printable(message)}", file=sys.stderr)
     sys.exit(status)

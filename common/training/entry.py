@@ -11,8 +11,10 @@ import shlex
 
 import sys
 
+from common.errors import printable
 from common.io import read_yaml
 from common.training import cli, quiet, run_exports, runfolder, workers
+from common.training.config_file import config_values
 
 
 def parse(command, argv=None):
@@ -24,14 +26,24 @@ def parse(command, argv=None):
         if not command_line.output:
             raise cli.ConfigError("--resume needs --output, the run folder to continue")
         runfolder.prepare(command_line.output, resume=True)
-        saved = read_yaml(os.path.join(command_line.output, "config.yaml"))
-        made_by = saved.get("method")
+        path = runfolder.run_file(command_line.output, "config.yaml")
+        # What this command itself writes there: its flags and every default.
+        known = {*command.all_flags(), *cli.BASE_DEFAULTS, *command.demo_defaults,
+                 *command.paper_defaults, "resume"}
+        saved = read_yaml(path)
+        made_by = saved.get("method") if isinstance(saved, dict) else None
         if made_by and made_by != command.method:  # it would rewrite another method's run
             raise cli.ConfigError(
-                f"--resume: '{command_line.output}' is a run of {made_by} "
-                f"({'attention-train' if made_by == 'common' else made_by + '-train'}), "
+                f"--resume: '{command_line.output}' is a run of {printable(made_by)} "
+                f"({'attention-train' if made_by == 'common' else f'{made_by}-train'}), "
                 f"not of {command.script}; resume it with that command")
+        saved = config_values(saved, known, f"--resume: '{path}'")
         saved = {k: v for k, v in saved.items() if k not in ("resume", "method")}
+        # The run's other files, read as data before anything starts.
+        runfolder.read_backup_metadata(os.path.join(command_line.output, "backup"))
+        history = os.path.join(command_line.output, "history.csv")
+        if os.path.lexists(history) and os.path.getsize(history):
+            runfolder.read_history(runfolder.run_file(command_line.output, "history.csv"))
     args = cli.resolve(command, parser, argv, saved)
     args.data = args.data or command.demo_data  # recorded: the report compares data
     args.output = args.output or runfolder.default_output(command.method)

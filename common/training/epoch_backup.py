@@ -1,15 +1,16 @@
 """``EpochBackup``: crash-safe weights and optimizer state after each epoch,
 and ``restore_backup`` to continue from them."""
 
-import json
 import os
 
 import keras
 import numpy as np
 
 from common.io import atomic_write, write_json
+from common.keras_compat import load_weights
 from common.training.disk import require_space, variables_bytes
 from common.training.nonfinite_guard import NonFiniteError
+from common.training.runfolder import read_backup_metadata
 
 
 class EpochBackup(keras.callbacks.Callback):
@@ -60,28 +61,23 @@ class EpochBackup(keras.callbacks.Callback):
 
 def read_backup_epoch(backup_dir):
     """Number of epochs the backup in ``backup_dir`` holds (0 if none)."""
-    meta = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.isfile(meta):
-        return 0
-    with open(meta) as handle:
-        return int(json.load(handle)["epoch"])
+    saved = read_backup_metadata(backup_dir)
+    return saved["epoch"] if saved else 0
 
 
 def restore_backup(model, backup_dir):
     """Loads the last backup of an EpochBackup into a compiled model; returns
     the number of finished epochs (0 when there is none)."""
-    meta = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.isfile(meta):
+    saved = read_backup_metadata(backup_dir)
+    if saved is None:
         return 0
-    with open(meta) as handle:
-        saved = json.load(handle)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     learning_rate = model.optimizer.learning_rate if model.optimizer is not None else None
     rate = None if learning_rate is None else keras.ops.convert_to_numpy(learning_rate)
-    model.load_weights(os.path.join(backup_dir, saved["weights"]))
+    load_weights(model, saved["weights"])
     if rate is not None and hasattr(learning_rate, "assign"):
         # The optimizer's state holds its learning rate: keep the one this
         # (resumed) run was given, not the backup's.
         learning_rate.assign(rate)
-    return int(saved["epoch"])
+    return saved["epoch"]

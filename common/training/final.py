@@ -28,6 +28,10 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
                       dataset, history, kept):
     """The deployable model, its exports, the test metrics and pictures, of
     the kept epoch (``kept``: BestEpoch's record, or the last epoch)."""
+    if chief:  # a kill from here on leaves a run that says so until a resume completes it
+        runfolder.mark_failed(run, "the run stopped while its model, exports and test metrics "
+                                   f"were written; resume with `{command.prog} --resume "
+                                   f"--output {args.output}`")
     network = trainer.export(model)
     test_set = dataset(data.test, cache=False)  # streamed: memory does not grow with it
     if multi_worker:
@@ -63,6 +67,7 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
               f"{metrics['accuracy']:.4f}; wrote {run} (see its FAILED note)", file=sys.stderr)
         sys.exit(1)
     if chief:
+        os.remove(os.path.join(run, "FAILED"))
         print(f"{command.method}: {data.evaluated_on} accuracy {metrics['accuracy']:.4f}; "
               f"wrote {run}", file=sys.stderr)
     return run

@@ -1,6 +1,7 @@
 """The guides ``attention-train`` composes from its flags, in any
 combination: ``--masks`` (FSA), ``--p`` (Grad-CAM occlusion),
-``--hnc-weight`` (HNC) and ``--box-energy`` (boxes). Method guides are
+``--hnc-weight`` (HNC), ``--box-energy`` (boxes), ``--input-gradient``
+and ``--counterexamples`` (the data's ``ignore`` masks). Method guides are
 named by string and imported when used, as ``TrainCommand.trainer`` is, so
 ``common`` imports no method package."""
 
@@ -46,7 +47,44 @@ def guides_from_flags(args, data):
     if getattr(args, "box_energy", 0.0):
         from common.guidance import BoxEnergy
         guides.append(BoxEnergy(args.box_energy))
+    if getattr(args, "input_gradient", 0.0):
+        from common.input_gradient import InputGradientPenalty
+        guides.append(InputGradientPenalty(args.input_gradient))
+    if getattr(args, "counterexamples", 0.0):
+        from common.counterexamples import Counterexamples
+        guides.insert(0, Counterexamples(args.counterexamples, seed=args.seed))  # first
     return guides
+
+
+# flag -> the annotation of the data its guide reads
+ANNOTATION_FLAGS = {"box_energy": "boxes", "input_gradient": "ignore",
+                    "counterexamples": "ignore"}
+
+
+def required_annotations(args):
+    """{annotation: flag} the flags' guides read from the data."""
+    return {name: f"--{flag.replace('_', '-')}" for flag, name in ANNOTATION_FLAGS.items()
+            if getattr(args, flag, 0.0)}
+
+
+def check_annotations(args, table, source):
+    """A guide that reads an annotation the data does not have would train
+    with a zero term: refused in one line, before training."""
+    from common.data.tables import DataError
+    for name, flag in required_annotations(args).items():
+        present = (table["boxes"].map(len).gt(0).any() if name == "boxes"
+                   else name in table and table[name].ne("").any())
+        if not present:
+            what = ("x0,y0,x1,y1 box columns" if name == "boxes"
+                    else f"an '{name}' column naming a mask image per row")
+            raise DataError(f"{flag}: '{source}' has no {name} for any image; its guide needs "
+                            f"a CSV with {what}")
+
+
+def mask_paths(table, name):
+    """The table's mask files of annotation ``name`` (empty: none; checked
+    with the images by ``common.data.validate``)."""
+    return table[name].to_numpy().astype(str) if name in table else np.full(len(table), "")
 
 
 def normalised_boxes(table):

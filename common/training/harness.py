@@ -10,7 +10,6 @@ worker) ends in ``stop``: one line, the backup kept. A method plugs in
 through ``Trainer`` hooks.
 """
 
-import json
 import os
 import sys
 from types import SimpleNamespace
@@ -22,6 +21,7 @@ import tensorflow as tf
 from common import data as datalib
 from common.backbones import BACKBONES
 from common.data.demo import demo_csv
+from common.errors import quoted
 from common.io import write_json, write_yaml
 from common.keras_compat import in_multi_worker_mode
 from common.training import cli, runfolder, workers
@@ -31,6 +31,7 @@ from common.training.cam_snapshots import CamSnapshots
 from common.training.chance_guard import ChanceGuard
 from common.training.disk import is_disk_full
 from common.training.distribute import get_strategy
+from common.training.guide_flags import check_annotations
 from common.training.epoch_backup import EpochBackup, read_backup_epoch, restore_backup
 from common.training.nonfinite_guard import NonFiniteError, NonFiniteGuard
 from common.training.run_readme import write_run_readme
@@ -56,10 +57,12 @@ def load_data(args, trainer, saved_classes=None):
                                 "classifier needs at least two")
     if saved_classes is not None:
         if sorted(set(classes) | set(saved_classes)) != saved_classes:
-            raise datalib.DataError(f"--resume: classes of '{source}' {classes} differ from "
-                                    f"the run's classes.json {saved_classes}")
+            raise datalib.DataError(f"--resume: classes of '{source}' {quoted(classes, 120)} "
+                                    "differ from the run's classes.json "
+                                    f"{quoted(saved_classes, 120)}")
         classes = saved_classes
     table = datalib.validate(table, classes, args.skip_bad_images, what="data")
+    check_annotations(args, table, source)
     train, val, test = datalib.split_table(table, seed=args.seed)
     if args.val_data:
         val, _ = datalib.read_data(args.val_data)
@@ -113,8 +116,8 @@ def train(command, trainer, args, command_line=""):
         trainer.check(args)
         saved_classes = None
         if args.resume:
-            with open(os.path.join(args.output, "classes.json")) as handle:
-                saved_classes = json.load(handle)
+            saved_classes = runfolder.read_classes(
+                runfolder.run_file(args.output, "classes.json"))
         keras.utils.set_random_seed(args.seed)
         note = model_setup.reproducible(args)
         if args.mixed_precision:

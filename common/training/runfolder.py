@@ -2,10 +2,10 @@
 saved model."""
 
 import errno
-import json
 import os
 import time
 
+from common.errors import quoted, summary
 from common.io import atomic_write
 
 
@@ -74,16 +74,87 @@ def save_model(model, path):
     atomic_write(path, model.save)
 
 
+def read_history(path):
+    """A run's history.csv as a DataFrame: bounded in size, with an integer
+    ``epoch`` column and numbers elsewhere (as Keras's CSVLogger writes it);
+    else a one-line RunFolderError naming it."""
+    import io
+
+    import pandas as pd
+
+    from common.io import read_text
+    text = read_text(path)
+    try:
+        history = pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame(
+            {"epoch": []})
+    except (ValueError, pd.errors.ParserError) as error:
+        raise RunFolderError(f"'{path}' is not a CSV table: {summary(error, 120)}") from None
+    numbers = history.apply(pd.to_numeric, errors="coerce")
+    bad = [column for column in history if numbers[column].isna().ne(history[column].isna()).any()]
+    if "epoch" not in history or bad or not (numbers["epoch"] % 1 == 0).all():
+        raise RunFolderError(f"'{path}' must be a table of numbers with an integer 'epoch' "
+                             f"column, as Keras's CSVLogger writes it"
+                             + (f" (column {quoted(bad[0])} is not numeric)" if bad else ""))
+    numbers["epoch"] = numbers["epoch"].astype("int64")
+    return numbers
+
+
 def trim_history(path, epochs_done):
     """Drops rows of epochs that will run again, so a resumed history.csv
     has each epoch exactly once."""
-    import pandas as pd
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return
-    history = pd.read_csv(path)
+    history = read_history(path)
     kept = history[history["epoch"] < epochs_done]
     if len(kept) != len(history):
         atomic_write(path, lambda tmp: kept.to_csv(tmp, index=False))
+
+
+def run_file(folder, name):
+    """The path of the run folder's file ``name``, checked to be a regular
+    file inside ``folder``: a run folder someone sent cannot make a command
+    read, embed or load a file elsewhere (a symlink, a ``..``)."""
+    path = os.path.join(folder, name)
+    inside = os.path.realpath(folder)
+    if os.path.islink(path) or os.path.commonpath(
+            [inside, os.path.realpath(path)]) != inside:
+        raise RunFolderError(f"'{path}' points outside its run folder (a symlink?); refused")
+    if not os.path.isfile(path):
+        raise RunFolderError(f"'{path}' is missing or not a regular file")
+    return path
+
+
+def read_classes(path, what="classes.json"):
+    """The class names a classes.json holds: a list of distinct strings."""
+    from common.io import read_json
+    classes = read_json(path)
+    if (not isinstance(classes, list) or not classes
+            or not all(isinstance(name, str) and 0 < len(name) <= 1000 for name in classes)
+            or len(set(classes)) != len(classes)):
+        raise RunFolderError(f"'{path}' must hold a list of distinct class names (strings), "
+                             f"as the toolkit writes its {what}")
+    return classes
+
+
+def read_backup_metadata(backup_dir):
+    """``{"epoch": N, "weights": path}`` of a backup's training_metadata.json
+    (None without one): the epoch a non-negative integer, the weights a
+    file of the backup folder itself, never a path elsewhere."""
+    meta = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.lexists(meta):
+        return None
+    from common.io import read_json
+    saved = read_json(run_file(backup_dir, "training_metadata.json"))
+    epoch = saved.get("epoch") if isinstance(saved, dict) else None
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise RunFolderError(f"'{meta}': 'epoch' must be a non-negative integer, as the "
+                             "toolkit writes it")
+    name = saved.get("weights")
+    if not isinstance(name, str) or os.path.basename(name) != name or not name.endswith(
+            ".weights.h5"):
+        raise RunFolderError(f"'{meta}': 'weights' must name a .weights.h5 file of its own "
+                             "folder, as the toolkit writes it")
+    return {"epoch": epoch, "weights": run_file(backup_dir, name)}
 
 
 def model_classes(model_path, required=False):
@@ -96,5 +167,4 @@ def model_classes(model_path, required=False):
         if required:
             raise FileNotFoundError(f"--model: no classes.json beside '{model_path}'")
         return None
-    with open(path) as handle:
-        return json.load(handle)
+    return read_classes(path)

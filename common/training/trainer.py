@@ -13,10 +13,11 @@ import keras
 
 from common.backbones import build_backbone
 from common.classifier import GuidedClassifier, build_cam_classifier
-from common.data.augment import build_augmentation
+from common.data.augment import MasksFollow, build_augmentation
 from common.networks import load_network, with_input_range
 from common.training.cli import ConfigError
-from common.training.guide_flags import check_guide_flags, guides_from_flags, normalised_boxes
+from common.training.guide_flags import (check_guide_flags, guides_from_flags, mask_paths,
+                                         normalised_boxes, required_annotations)
 
 
 def make_optimizer(name, lr, momentum=0.9, weight_decay=0.0, epsilon=1e-7):
@@ -69,11 +70,13 @@ class Trainer:
 
     def augmentation(self, args):
         """A callable on batches of training images (or the inputs dict), or None."""
-        return build_augmentation(None if args.flip == "none" else args.flip, args.rotation,
-                                  args.translation, args.zoom,
-                                  parse_brightness(args.brightness), args.channel_shift,
-                                  seed=args.seed, crop=None if args.crop_from is None
-                                  else (args.crop_from, args.image_size))
+        augment = build_augmentation(None if args.flip == "none" else args.flip,
+                                     args.rotation, args.translation, args.zoom,
+                                     parse_brightness(args.brightness), args.channel_shift,
+                                     seed=args.seed, crop=None if args.crop_from is None
+                                     else (args.crop_from, args.image_size))
+        masks = set(required_annotations(args)) & {"ignore", "attend"}
+        return MasksFollow(augment) if augment is not None and masks else augment
 
     def build_backbone(self, args):
         return build_backbone(args.backbone, (args.image_size, args.image_size, 3),
@@ -108,9 +111,11 @@ class Trainer:
     def guide_inputs(self, args, table, data):
         """Dict name -> per-row arrays only guides read, in training and
         validation (``boxes`` for the box energy guide), or None."""
-        if getattr(args, "box_energy", 0.0):
-            return {"boxes": normalised_boxes(table)}
-        return None
+        inputs = {}
+        for name in required_annotations(args):
+            inputs[name] = normalised_boxes(table) if name == "boxes" else mask_paths(table,
+                                                                                     name)
+        return inputs or None
 
     def callbacks(self, args, run, data):
         return []

@@ -4,7 +4,6 @@ made here, independently, on the same images; bad input is one line."""
 
 import json
 import os
-from pathlib import Path
 import subprocess
 import sys
 
@@ -16,9 +15,6 @@ import tensorflow as tf
 
 from common.cam import GradCAM
 from common.data.pipeline import decode_image
-from common.evaluate import main as evaluate_main
-from common.train import COMMAND
-from common.training.entry import main as train
 
 # One worker runs this file and builds its fixture once (pytest-xdist: a module
 # fixture is torn down whenever a worker waits for more tests, so it is session-scoped).
@@ -26,24 +22,6 @@ pytestmark = pytest.mark.xdist_group("test_evaluate")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 10
-
-
-@pytest.fixture(scope="session")
-def runs(built_once, small_demo, demo_settings):
-    """name -> (run folder, data CSV): tiny runs on the digits (no boxes)
-    and on the wsol demo (boxes), 16 px, a few epochs on 80 images."""
-    def build(root):
-        made = {}
-        for name in ("digits", "wsol"):
-            data = small_demo(name, 8)
-            train(COMMAND, ["--data", data, "--config", demo_settings(COMMAND),
-                            "--image-size", "16", "--batch-size", "16", "--epochs", "3",
-                            "--lr", "0.01", "--keep", "last", "--verbose", "0", "--output",
-                            str(root / name)])
-            made[name] = (str(root / name), data)
-        return made
-    return {name: (Path(run), data) for name, (run, data) in
-            built_once("evaluate-runs", build).items()}
 
 
 def _cli(*args):
@@ -199,26 +177,18 @@ def test_batches_do_not_change_the_metrics(runs, tmp_path):
                                                    for box in boxes[:4]]
 
 
-def _error(capsys, argv):
-    with pytest.raises(SystemExit) as stop:
-        evaluate_main(argv)
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert stop.value.code == 2 and len(lines) == 1, lines
-    return lines[0]
-
-
-def test_bad_input_is_one_line(runs, tmp_path, capsys):
+def test_bad_input_is_one_line(runs, tmp_path, evaluate_error):
     run, data = runs["digits"]
     model = str(run / "model.keras")
     base = ["--data", data, "--out", str(tmp_path / "out")]
-    assert "no file" in _error(capsys, ["--model", str(tmp_path / "none.keras"), *base])
-    line = _error(capsys, ["--model", model, *base, "--maps", "gradcam,gradcam2"])
+    assert "no file" in evaluate_error(["--model", str(tmp_path / "none.keras"), *base])
+    line = evaluate_error(["--model", model, *base, "--maps", "gradcam,gradcam2"])
     assert "--maps" in line and "gradcam2" in line
     other = tmp_path / "other.csv"
     frame = pd.read_csv(data)
     frame["path"] = [os.path.join(os.path.dirname(data), p) for p in frame["path"]]
     frame.assign(label=frame["label"].astype(str) + "x").to_csv(other, index=False)
-    line = _error(capsys, ["--model", model, "--data", str(other), "--out", str(tmp_path)])
+    line = evaluate_error(["--model", model, "--data", str(other), "--out", str(tmp_path)])
     assert "not among the model's classes" in line and "0x" in line
     # A head without class maps: --maps cam is refused, Grad-CAM works.
     flat = tmp_path / "flat"
@@ -227,9 +197,9 @@ def test_bad_input_is_one_line(runs, tmp_path, capsys):
                                 keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
     network.save(flat / "model.keras")
     (flat / "classes.json").write_text((run / "classes.json").read_text())
-    line = _error(capsys, ["--model", str(flat / "model.keras"), *base, "--maps", "cam"])
+    line = evaluate_error(["--model", str(flat / "model.keras"), *base, "--maps", "cam"])
     assert "error: --maps cam:" in line and "GAP -> [Dropout] -> Dense" in line
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "metrics.json").write_text("{}")
-    assert "--overwrite" in _error(capsys, ["--model", model, *base])
+    assert "--overwrite" in evaluate_error(["--model", model, *base])
     assert (tmp_path / "out" / "metrics.json").read_text() == "{}"

@@ -86,3 +86,15 @@ def test_bad_guide_flags_are_one_line(tmp_path, flags, message):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("python -m common.train: error:"), lines
     assert message in lines[0]
+
+
+def test_network_builders_are_found_in_the_current_folder(tmp_path, monkeypatch):
+    """``--network mymod:build`` finds mymod.py beside the user, as
+    ``python -m`` would (uvicorn's and gunicorn's convention)."""
+    from common.networks import load_network
+    (tmp_path / "mymod_here.py").write_text(
+        "from tests.common.user_networks import sequential as build\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    network = load_network("mymod_here:build", (16, 16, 3), 3)
+    assert network.name == "user_sequential" and network.outputs[0].shape[-1] == 3
