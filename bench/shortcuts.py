@@ -6,7 +6,9 @@ class's level, so a model that reads the swatch is wrong. The swatch is
 the ``ignore`` annotation; the garment's pixels are ``attend``.
 
 Trains, over seeds, the plain model (cross-entropy), the ceiling (the same
-model on images without swatches) and the guides, on the same images,
+model on images without swatches) and the guides, each with the annotation
+it takes (the shortcut guides: ``ignore``; box energy: the garment's box,
+from ``attend``; Grad-CAM occlusion and HNC: none), on the same images,
 model (the tiny backbone -> GAP -> Dense), optimiser and epochs, and
 prints a Markdown table: accuracy on the clean test images and on the
 decoy-test images, the wrong-reason share (the share of the input
@@ -31,7 +33,8 @@ sys.path.insert(0, ROOT)
 
 SWATCH = 4
 RRR_WEIGHT = 1000.0  # Ross et al.'s for Decoy-MNIST (the guide's default)
-METHODS = ("plain", "ceiling", "rrr", "counterexamples")
+METHODS = ("plain", "ceiling", "rrr", "gradcam", "counterexamples", "box_energy", "occlusion",
+           "hnc")
 
 
 def decoy(images, labels, rng, test=False, classes=10):
@@ -64,12 +67,36 @@ def build(method, seed, lr=1e-3):
     keras.utils.set_random_seed(seed)
     network = common.build_cam_classifier(tiny_convnet((28, 28, 3)), 10)
     name, _, weight = method.partition("=")  # "rrr=10": another weight
-    guides = {"rrr": lambda: [common.InputGradientPenalty(float(weight or RRR_WEIGHT))],
-              "counterexamples": lambda: [common.Counterexamples()]}.get(name, list)()
+    weight = float(weight) if weight else None
+    guides = {"rrr": lambda: [common.InputGradientPenalty(weight or RRR_WEIGHT)],
+              "gradcam": lambda: [common.GradCamPenalty(weight or 1.0)],
+              "counterexamples": lambda: [common.Counterexamples()],
+              # the guides made for other annotations, each with the one it takes:
+              "box_energy": lambda: [common.BoxEnergy(weight or 1.0)],  # the garment's box
+              "occlusion": lambda: [_occlusion(weight)],  # what Grad-CAM looks at
+              "hnc": lambda: [common.HomogeneousNegativeCam(weight or 0.07)],
+              }.get(name, list)()
     model = common.GuidedClassifier(network, guides=guides)
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     return model
+
+
+def _occlusion(p):
+    from distraction.guide import GradCamOcclusion
+    return GradCamOcclusion(p=p if p is not None else 0.25)
+
+
+def garment_boxes(attend):
+    """(N, 1, 4) normalised [y1, x1, y2, x2] around each image's garment."""
+    boxes = np.zeros((len(attend), 1, 4), np.float32)
+    size = attend.shape[1]
+    for i, mask in enumerate(attend):
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if len(rows):
+            boxes[i, 0] = (rows[0] / size, cols[0] / size, (rows[-1] + 1) / size,
+                           (cols[-1] + 1) / size)
+    return boxes
 
 
 def wrong_reason_share(network, images, ignore, batch=256):
@@ -90,11 +117,11 @@ def wrong_reason_share(network, images, ignore, batch=256):
 
 def run(method, seed, data, epochs, batch, lr):
     from common.reliance import reliance
-    train_x, train_y, train_ignore, clean_train, test_clean, decoy_test, test_ignore, test_y \
-        = data
+    (train_x, train_y, train_ignore, train_boxes, clean_train, test_clean, decoy_test,
+     test_ignore, test_y) = data
     model = build(method, seed, lr)
     x = clean_train if method == "ceiling" else train_x
-    inputs = {"image": x, "ignore": train_ignore}
+    inputs = {"image": x, "ignore": train_ignore, "boxes": train_boxes}
     started = time.perf_counter()
     history = model.fit(inputs, train_y, batch_size=batch, epochs=epochs, verbose=0,
                         shuffle=True)
@@ -115,13 +142,13 @@ def load(train_count, test_count, seed=0):
     images, labels = fashion_mnist("train")
     pick = rng.permutation(len(images))[:train_count]
     images, labels = images[pick], labels[pick]
-    decoyed, ignore, _ = decoy(images, labels, rng)
+    decoyed, ignore, attend = decoy(images, labels, rng)
     test_images, test_labels = fashion_mnist("test")
     pick = rng.permutation(len(test_images))[:test_count]
     test_images, test_labels = test_images[pick], test_labels[pick]
     decoy_test, test_ignore, _ = decoy(test_images, test_labels, rng, test=True)
-    return (as_rgb(decoyed), labels, ignore, as_rgb(images), as_rgb(test_images),
-            as_rgb(decoy_test), test_ignore, test_labels)
+    return (as_rgb(decoyed), labels, ignore, garment_boxes(attend), as_rgb(images),
+            as_rgb(test_images), as_rgb(decoy_test), test_ignore, test_labels)
 
 
 def main(argv=None):

@@ -28,6 +28,7 @@ OBJECTS = {
     "common.guidance": ("HomogeneousNegativeCam", "BoxEnergy"),
     "common.input_gradient": ("InputGradientPenalty",),
     "common.counterexamples": ("Counterexamples",),
+    "common.gradcam_penalty": ("GradCamPenalty",),
     "agnet.layers": ("RegionPooling", "RegionSEResidual", "InterRegionAttention",
                      "RegionImportance"),
     "fsa.model": ("FsaModel",),

@@ -3,7 +3,8 @@ against (backbone -> global average pooling -> Dense softmax, cross-entropy),
 or your own network (--network), trained with any combination of guides:
 --masks (Forced Spatial Attention), --p (Grad-CAM occlusion), --hnc-weight
 (homogeneous negative CAM loss), --box-energy (boxes of the data),
---input-gradient and --counterexamples (the data's ignore masks)."""
+--input-gradient, --gradcam-penalty and --counterexamples (the data's
+ignore masks)."""
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
@@ -34,13 +35,16 @@ FLAGS = {
                                   "et al. 2017): weight of the squared input gradient inside "
                                   "the data's 'ignore' masks (a CSV column; 0: off; the "
                                   "paper's 1000)", low=0.0),
+    "gradcam_penalty": Flag(float, "Grad-CAM guide (RRR-G, Schramowski et al. 2020): weight of "
+                                   "the true class's squared Grad-CAM inside the data's "
+                                   "'ignore' masks (0: off)", low=0.0),
     "counterexamples": Flag(float, "counterexamples guide (Teso and Kersting 2019): share of "
                                    "each batch whose 'ignore' region is replaced by noise "
                                    "before the step (0: off)", low=0.0, high=1.0),
 }
 GUIDE_DEFAULTS = {"network": None, "network_input": "0-1", "masks": None, "p": 0.0,
                   "threshold": 0.85, "occlusion": "zero", "box_energy": 0.0,
-                  "input_gradient": 0.0, "counterexamples": 0.0}
+                  "input_gradient": 0.0, "gradcam_penalty": 0.0, "counterexamples": 0.0}
 COMMAND = TrainCommand(
     method="common", description=__doc__, trainer="common.training.trainer:Trainer",
     demo_data="demo:digits", flags=FLAGS,

@@ -50,6 +50,9 @@ def guides_from_flags(args, data):
     if getattr(args, "input_gradient", 0.0):
         from common.input_gradient import InputGradientPenalty
         guides.append(InputGradientPenalty(args.input_gradient))
+    if getattr(args, "gradcam_penalty", 0.0):
+        from common.gradcam_penalty import GradCamPenalty
+        guides.append(GradCamPenalty(args.gradcam_penalty))
     if getattr(args, "counterexamples", 0.0):
         from common.counterexamples import Counterexamples
         guides.insert(0, Counterexamples(args.counterexamples, seed=args.seed))  # first
@@ -58,7 +61,7 @@ def guides_from_flags(args, data):
 
 # flag -> the annotation of the data its guide reads
 ANNOTATION_FLAGS = {"box_energy": "boxes", "input_gradient": "ignore",
-                    "counterexamples": "ignore"}
+                    "gradcam_penalty": "ignore", "counterexamples": "ignore"}
 
 
 def required_annotations(args):

@@ -188,16 +188,19 @@ def _train(*args):
 
 
 def test_attention_train_reads_ignore_masks_from_the_csv(tmp_path):
-    done = _train("--data", _csv(tmp_path), "--input-gradient", "10", "--counterexamples",
-                  "0.5", "--flip", "horizontal", "--output", tmp_path / "run")
+    done = _train("--data", _csv(tmp_path), "--input-gradient", "10", "--gradcam-penalty", "1",
+                  "--counterexamples", "0.5", "--flip", "horizontal", "--output",
+                  tmp_path / "run")
     assert done.returncode == 0, done.stderr[-3000:]
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert history["input_gradient_loss"].gt(0).all(), history
     assert "val_input_gradient_loss" in history and history["counterexamples"].between(
         0, 1).all()
+    assert history["gradcam_loss"].ge(0).all() and "val_gradcam_loss" in history
 
 
-@pytest.mark.parametrize("flag", ["--input-gradient", "--counterexamples", "--box-energy"])
+@pytest.mark.parametrize("flag", ["--input-gradient", "--gradcam-penalty", "--counterexamples",
+                                  "--box-energy"])
 def test_a_guide_whose_annotation_the_data_lacks_is_one_line(tmp_path, flag):
     done = _train("--data", _csv(tmp_path, with_ignore=False), flag, "1", "--flip", "none",
                   "--output", tmp_path / "run")
