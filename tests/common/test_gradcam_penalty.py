@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import common
+from tests.common.numeric import central_differences
 
 B, S, C, F = 4, 6, 3, 5
 
@@ -52,13 +53,8 @@ def test_the_term_and_its_gradient_match_numpy():
     assert float(term) == pytest.approx(_reference(features, kernel, bias, ignore, y, 3.0),
                                         rel=1e-5)
     analytic = tape.gradient(term, dense.kernel).numpy()
-    eps, numeric = 1e-4, np.zeros_like(kernel)
-    for index in np.ndindex(kernel.shape):
-        up, down = kernel.copy(), kernel.copy()
-        up[index] += eps
-        down[index] -= eps
-        numeric[index] = (_reference(features, up, bias, ignore, y, 3.0)
-                          - _reference(features, down, bias, ignore, y, 3.0)) / (2 * eps)
+    numeric = central_differences(
+        lambda k: _reference(features, k, bias, ignore, y, 3.0), kernel)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-3, atol=1e-7)
 
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import common
 from common.data.augment import MasksFollow, build_augmentation
+from tests.common.numeric import central_differences
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 B, S, C = 5, 4, 3
@@ -67,13 +68,7 @@ def test_the_term_and_its_gradient_match_a_numpy_reference():
     with tf.GradientTape() as tape:  # the double backward pass training takes
         term = _term(model, x, ignore, y, guide)
     analytic = tape.gradient(term, dense.kernel).numpy()
-    eps, numeric = 1e-4, np.zeros_like(kernel)
-    for index in np.ndindex(kernel.shape):
-        up, down = kernel.copy(), kernel.copy()
-        up[index] += eps
-        down[index] -= eps
-        numeric[index] = (_reference(up, bias, x, ignore, 7.0)
-                          - _reference(down, bias, x, ignore, 7.0)) / (2 * eps)
+    numeric = central_differences(lambda k: _reference(k, bias, x, ignore, 7.0), kernel)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-3, atol=1e-6)
 
 
