@@ -8,6 +8,7 @@ TensorFlow loads.
 
 import argparse
 import dataclasses
+import difflib
 import math
 import os
 import sys
@@ -30,7 +31,15 @@ class Parser(argparse.ArgumentParser):
     """argparse whose errors are one line on stderr and exit status 2."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        """One line; an unknown flag gets the nearest known one as a hint
+        (argparse's own suggest_on_error needs Python 3.14)."""
+        unknown = [word for word in message.split() if word.startswith("--")] \
+            if message.startswith("unrecognized arguments") else []
+        known = [option for action in self._actions for option in action.option_strings]
+        close = difflib.get_close_matches(unknown[0].split("=")[0], known, n=1) \
+            if unknown else []
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,9 @@ FILES = {
     "cams": "Grad-CAM pictures of fixed validation images after each epoch",
     "backup": "weights and optimizer state of the last finished epoch (--resume)",
     "best.json": "the epoch kept by --keep best and its validation metric",
-    "model.keras": "the deployable model: `import common; keras.saving.load_model(path)`",
+    "best.weights.h5": "the weights of that epoch (what model.keras holds at the end)",
+    "model.keras": "the deployable model: `import common; keras.saving.load_model(path)` "
+                   "(a file from elsewhere: common.saving.load_model, which checks it)",
     "saved_model": "the same model as a TensorFlow SavedModel (plain TensorFlow serves it; "
                    "signature explain: probabilities and the top class's Grad-CAM heatmap)",
     "model.onnx": "the same model for ONNX Runtime",

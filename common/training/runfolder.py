@@ -23,11 +23,17 @@ CLAIM = "README.txt"  # created exclusively: the run that creates it owns the fo
 def check_writable(output):
     """Raises RunFolderError unless ``output`` (or the folder that would
     hold it) can be written: said before the data loads, not after."""
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise RunFolderError(f"--output: '{output}' is a file, not a run folder; choose a "
+                             "folder to create")
     existing = os.path.abspath(output)
     while not os.path.isdir(existing):
         parent = os.path.dirname(existing)
         if parent == existing:
             break
+        if os.path.exists(parent) and not os.path.isdir(parent):
+            raise RunFolderError(f"--output: cannot create run folder '{output}': '{parent}' "
+                                 "is a file, not a folder")
         existing = parent
     if not os.access(existing, os.W_OK | os.X_OK):
         raise RunFolderError(f"--output: cannot write run folder '{output}': "
@@ -52,11 +58,11 @@ def prepare(output, resume):
         os.close(os.open(os.path.join(output, CLAIM), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         raise taken from None
-    except OSError as error:
-        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise RunFolderError(f"--output: cannot write run folder '{output}': "
-                                 f"{error.strerror}") from error
-        raise
+    except OSError as error:  # read-only, forbidden, a path through a file, /proc ...
+        if error.errno == errno.ENOSPC:
+            raise
+        raise RunFolderError(f"--output: cannot create run folder '{output}': "
+                             f"{error.strerror}") from error
     return output
 
 

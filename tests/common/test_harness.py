@@ -37,6 +37,9 @@ def test_baseline_run_writes_the_whole_run_folder(tmp_path, reloaded_predictions
                  "backup/epoch_002.weights.h5"):
         assert (run / name).is_file(), name
     assert any((run / "tensorboard" / "train").iterdir())
+    listed = (run / "README.txt").read_text()  # every file the run holds, explained
+    assert all(f"{name} " in listed or f"{name}\n" in listed for name in
+               os.listdir(run) if name != "README.txt"), (listed, os.listdir(run))
     resolved = yaml.safe_load((run / "config.yaml").read_text())
     assert resolved["epochs"] == 2 and resolved["lr"] == 0.01  # flag > file > default
     assert resolved["backbone"] == "tiny" and resolved["method"] == "common"
