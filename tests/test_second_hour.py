@@ -43,3 +43,46 @@ def test_a_bad_output_is_one_line(tmp_path, output, expected):
 def test_a_mistyped_flag_names_the_flag_meant(script, typo, meant, required):
     line = _one_line(_run(script, *required, typo, "3"))
     assert f"unrecognized arguments: {typo} 3 (did you mean {meant}?)" in line, line
+
+
+def test_an_interrupt_says_how_to_go_on_and_that_command_finishes_the_run(
+        tmp_path, small_demo, demo_settings):
+    """Ctrl-C soon after the run folder appears (before or after the first
+    epoch): the one line names the command that goes on, and that command,
+    copied as it stands, finishes the run."""
+    import signal
+    import time
+
+    from common.train import COMMAND
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    process = subprocess.Popen(
+        [os.path.join(BIN, "attention-train"), "--data", small_demo("digits", 6), "--config",
+         demo_settings(COMMAND), "--image-size", "16", "--batch-size", "16", "--verbose", "0",
+         "--epochs", "3", "--output", str(run)], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None and not (
+            run / "config.yaml").is_file():
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    lines = stderr.strip().splitlines()
+    assert process.returncode == 130 and len(lines) == 1, (process.returncode, stderr)
+    command = lines[0].split("`")[1]
+    assert command == f"attention-train --resume --output {run}", lines[0]
+    done = subprocess.run([os.path.join(BIN, command.split()[0]), *command.split()[1:]],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (run / "model.keras").is_file() and not (run / "FAILED").exists()
+
+
+def test_the_resume_command_repeats_a_network_that_names_code():
+    import argparse
+
+    from common.training.runfolder import resume_command
+    code = argparse.Namespace(output="runs/x", network="mymod:build")
+    assert resume_command("attention-train", code) == \
+        "attention-train --resume --output runs/x --network mymod:build"
+    data = argparse.Namespace(output="runs/x", network="mine.keras")
+    assert resume_command("attention-train", data) == "attention-train --resume --output runs/x"

@@ -81,8 +81,11 @@ def main(command, argv=None):
     try:
         return _train(command, args, command_line)
     except KeyboardInterrupt:
+        started = os.path.isfile(os.path.join(args.output, "config.yaml"))
+        next_step = (f"; start it again with `{runfolder.resume_command(command.prog, args)}`"
+                     if started else "")
         print(f"{command.prog}: interrupted; the run folder {args.output} keeps what was "
-              "written", file=sys.stderr)
+              f"written{next_step}", file=sys.stderr)
         sys.exit(130)
 
 

@@ -30,8 +30,8 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     the kept epoch (``kept``: BestEpoch's record, or the last epoch)."""
     if chief:  # a kill from here on leaves a run that says so until a resume completes it
         runfolder.mark_failed(run, "the run stopped while its model, exports and test metrics "
-                                   f"were written; resume with `{command.prog} --resume "
-                                   f"--output {args.output}`")
+                                   "were written; resume with "
+                                   f"`{runfolder.resume_command(command.prog, args)}`")
     network = trainer.export(model)
     test_set = dataset(data.test, cache=False)  # streamed: memory does not grow with it
     if multi_worker:

@@ -263,9 +263,9 @@ def stop(command, args, failed_run, reason, status):
     and how to resume, ``RUN/FAILED`` where ``failed_run`` is given (when
     the disk allows), exit ``status``."""
     finished = read_backup_epoch(os.path.join(args.output, "backup"))
-    resume = f"{command.prog} --resume --output {args.output}"
+    resume = runfolder.resume_command(command.prog, args)
     kept = (f"the backup of epoch {finished} is kept: resume with `{resume}`" if finished
-            else "no epoch had finished")
+            else f"no epoch had finished: start it again with `{resume}`")
     if failed_run:
         try:
             runfolder.mark_failed(failed_run, f"{reason}\n{kept}")

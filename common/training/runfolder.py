@@ -66,6 +66,16 @@ def prepare(output, resume):
     return output
 
 
+def resume_command(prog, args):
+    """The command that continues the run in ``args.output``; a ``--network``
+    that names code is given again (a run's config.yaml cannot import it)."""
+    words = [prog, "--resume", "--output", str(args.output)]
+    network = getattr(args, "network", None)
+    if network and not str(network).endswith(".keras"):
+        words += ["--network", str(network)]
+    return " ".join(words)
+
+
 def mark_failed(run, reason):
     """Writes ``run/FAILED``: a run that must not be mistaken for a success."""
     from common.io import write_text
