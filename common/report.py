@@ -14,7 +14,7 @@ import os
 import sys
 
 import common
-from common.errors import printable, quoted
+from common.errors import printable
 from common.io import read_json, read_text, read_yaml, write_text
 from common.report_evaluations import attach_evaluations, evaluation_rows, evaluation_warning
 from common.training.cli import Parser, fail, program
@@ -160,12 +160,18 @@ def data_of(run):
 
 
 def data_warning(runs):
-    """A sentence when the runs trained on different data, else ''."""
+    """A sentence when the runs trained on different data (or with other
+    classes: their confusion matrices differ in size), else ''."""
     sources = {data_of(r) for r in runs}
-    if len(sources) == 1:
+    classes = {json.dumps(r["classes"]) for r in runs}
+    if len(sources) == 1 and len(classes) == 1:
         return ""
-    return ("These runs trained on different data (" + "; ".join(
-        f"{r['name']}: {data_of(r)}" for r in runs) + "): their metrics do not compare.")
+    what = "different data" if len(sources) > 1 else "the same data with other classes"
+    counts = (lambda r: f", {len(r['classes'])} classes") if len(classes) > 1 else (
+        lambda r: "")
+    return (f"These runs trained on {what} (" + "; ".join(
+        f"{r['name']}: {data_of(r)}{counts(r)}" for r in runs)
+        + "): their metrics do not compare.")
 
 
 def build_report(folders, evaluations=()):
@@ -178,11 +184,6 @@ def build_report(folders, evaluations=()):
 
 def report_page(runs):
     """The HTML of the comparison of runs read by ``read_run``."""
-    for run in runs[1:]:
-        if run["classes"] != runs[0]["classes"]:
-            raise ReportError(f"runs '{runs[0]['folder']}' and '{run['folder']}' have different "
-                              f"class lists ({quoted(runs[0]['classes'], 120)} vs "
-                              f"{quoted(run['classes'], 120)})")
     names = [run["name"] for run in runs]
     warning = data_warning(runs)
     status = [Html(f'<span class="failed">FAILED: {_text(r["failed"])}</span>') if r["failed"]

@@ -86,3 +86,21 @@ def test_the_resume_command_repeats_a_network_that_names_code():
         "attention-train --resume --output runs/x --network mymod:build"
     data = argparse.Namespace(output="runs/x", network="mine.keras")
     assert resume_command("attention-train", data) == "attention-train --resume --output runs/x"
+
+
+def test_the_report_puts_runs_with_other_classes_side_by_side_with_a_warning(tmp_path):
+    import json
+
+    for name, data, classes in (("a", "demo:digits", 10), ("b", "demo:where", 3)):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.yaml").write_text(f"method: common\ndata: {data}\nepochs: 1\n")
+        (run / "classes.json").write_text(json.dumps([f"c{i}" for i in range(classes)]))
+        (run / "history.csv").write_text("epoch,loss,val_loss\n0,2.0,2.1\n")
+    done = _run("attention-report", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "r.html")
+    assert done.returncode == 0, done.stderr
+    warning = ("These runs trained on different data (a: demo:digits, 10 classes; "
+               "b: demo:where, 3 classes): their metrics do not compare.")
+    assert warning in done.stderr.splitlines()[0], done.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert warning in page and "<th>a</th><th>b</th>" in page
