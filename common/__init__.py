@@ -18,5 +18,6 @@ __getattr__ = _lazy_exports(__name__, {
     "GuidedClassifier": "classifier", "build_cam_classifier": "classifier",
     "Guide": "guidance", "Step": "guidance", "HomogeneousNegativeCam": "guidance",
     "BoxEnergy": "guidance", "InputGradientPenalty": "input_gradient",
-    "Counterexamples": "counterexamples", "GradCamPenalty": "gradcam_penalty", "GradCAM": "cam", "with_input_range": "networks",
+    "Counterexamples": "counterexamples", "GradCamPenalty": "gradcam_penalty",
+    "Hint": "hint", "GradCAM": "cam", "with_input_range": "networks",
     "load_network": "networks"})

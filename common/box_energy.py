@@ -1,5 +1,6 @@
 """The energy share behind ``common.BoxEnergy`` (Rao et al., ICCV 2023): how
-much of a map's positive energy lies inside an image's boxes."""
+much of a map's positive energy lies inside an image's boxes (or any
+region mask, e.g. ``attend``)."""
 
 import tensorflow as tf
 
@@ -32,9 +33,45 @@ def box_energy_sum_and_count(maps, boxes, size):
     ``maps`` (B, h, w): the positive part is upsampled bilinearly to
     ``size`` (H, W); the share is sum(inside) / sum(all), 0 for a map with
     no positive energy."""
-    positive = tf.nn.relu(tf.cast(maps, tf.float32))[..., None]
-    positive = tf.image.resize(positive, size, method="bilinear")[..., 0]
-    inside = tf.reduce_sum(positive * box_masks(boxes, size), axis=(1, 2))
-    share = tf.math.divide_no_nan(inside, tf.reduce_sum(positive, axis=(1, 2)))
-    used = tf.cast(has_boxes(boxes), tf.float32)
+    return region_energy_sum_and_count(maps, box_masks(boxes, size), has_boxes(boxes))
+
+
+# The soft positive part's temperature, a share of each map's largest |value|.
+SOFTNESS = 0.1
+
+
+def _share(positive, region):
+    inside = tf.reduce_sum(positive * region, axis=(1, 2))
+    return tf.math.divide_no_nan(inside, tf.reduce_sum(positive, axis=(1, 2)))
+
+
+def region_energy_sum_and_count(maps, regions, used=None):
+    """(sum over images with a region of the energy share, their number).
+
+    ``maps`` (B, h, w) are upsampled bilinearly to the regions' size;
+    ``regions`` (B, H, W) in [0, 1] weigh the pixels (a mask: 1 inside);
+    ``used`` (B,) bool, by default: the region is not empty.
+
+    The value is the paper's share of the positive energy, ReLU(map), inside
+    the region. Its gradient is that of the same share of a soft positive
+    part, ``t * softplus(map / t)`` with ``t`` a tenth of the map's largest
+    |value| (a straight-through estimate): ReLU's own gradient is exactly
+    zero once the map is <= 0 everywhere inside the region, so a map that
+    has left the object never comes back; the soft part still ranks the
+    region's pixels by how close to positive they are."""
+    regions = tf.cast(regions, tf.float32)
+    maps = tf.cast(maps, tf.float32)
+    size = tf.shape(regions)[1:3]
+
+    def upsampled(positive):
+        return tf.image.resize(positive[..., None], size, method="bilinear")[..., 0]
+
+    scale = tf.stop_gradient(tf.reduce_max(tf.abs(maps), axis=(1, 2), keepdims=True))
+    temperature = SOFTNESS * scale + 1e-12
+    soft = _share(upsampled(temperature * tf.math.softplus(maps / temperature)), regions)
+    share = tf.stop_gradient(_share(upsampled(tf.nn.relu(maps)), regions))
+    share = share + soft - tf.stop_gradient(soft)
+    if used is None:
+        used = tf.reduce_any(regions > 0, axis=(1, 2))
+    used = tf.cast(used, tf.float32)
     return tf.reduce_sum(share * used), tf.reduce_sum(used)

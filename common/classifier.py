@@ -8,12 +8,12 @@ from common.cam import find_layer, functional_view, tap_model
 from common.cam_sources import describe_heads, find_cam_source, log_probabilities, output_kind
 from common.global_batch import as_sum_and_count, sum_over_replicas
 from common.guidance import HomogeneousNegativeCam, Step
+from common.guide_checks import check_annotations, check_network, declared_names
 from common.keras_compat import DistributedBuildFix, reducible_logs
 
 # Inputs for guides only, never passed to the network: boxes (B, M, 4) and the
 # per-pixel annotations ignore / attend (B, H, W) in [0, 1] at image resolution.
 GUIDE_INPUTS = ("boxes", "ignore", "attend")
-RESERVED = ("loss",)
 
 
 def _last_feature_layer(view):
@@ -68,6 +68,7 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
         self.network = network
         self.feature_layer = feature_layer
         view = functional_view(network)
+        check_network(view, network.name)
         wanted = None if feature_layer is None else find_layer(view, feature_layer)
         self.cam_source = cam_source or find_cam_source(view, wanted)
         layer = wanted or (self.cam_source.feature_layer if self.cam_source else None) \
@@ -88,23 +89,9 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
                                  f"{describe_heads()}")
             guide.attach(self)
         self.guide_variables = [v for guide in guides for v in guide.variables()]
-        self.term_names, self.statistic_names = self._declared_names()
+        self.term_names, self.statistic_names = declared_names(guides)
         self._trackers = None
         self.built = True  # the network is built; saving weights needs no call
-
-    def _declared_names(self):
-        terms = [n for g in self.guides for n in g.term_names()]
-        stats = [n for g in self.guides for n in g.statistic_names()]
-        seen = set(RESERVED)
-        for name in terms + stats:
-            if name in seen:
-                owners = [type(g).__name__ for g in self.guides
-                          if name in (*g.term_names(), *g.statistic_names())]
-                raise ValueError(f"guides {owners} both declare '{name}'; give one another "
-                                 "name" if len(owners) > 1 else
-                                 f"guide {owners} declares the reserved name '{name}'")
-            seen.add(name)
-        return tuple(terms), tuple(stats)
 
     def guide(self, kind):
         """The first guide that is an instance of ``kind``, or None."""
@@ -152,6 +139,10 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
     @staticmethod
     def with_image(x, image):
         return {**x, "image": image} if isinstance(x, dict) else image
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        check_annotations(x)  # arrays in memory; the CLI checks its files
+        return super().fit(x, y, *args, **kwargs)
 
     def call(self, inputs, training=False):
         return self.network(self.split_inputs(inputs)[0], training=training)

@@ -28,7 +28,7 @@ no Python randomness; variables only in ``attach``.
 import keras
 import tensorflow as tf
 
-from common.box_energy import box_energy_sum_and_count
+from common.box_energy import box_energy_sum_and_count, region_energy_sum_and_count
 from common.cam_sources import CamSource
 from common.losses import HNC_VARIANTS, hnc_sum_and_count
 
@@ -120,7 +120,13 @@ class Step:
 
     @property
     def class_indices(self):
-        """(B,) int32 true class (argmax of one-hot labels)."""
+        """(B,) int32 true class (argmax of one-hot labels). Refused for a
+        sigmoid (multi-label) network: the argmax would guide only the first
+        of an image's positive classes."""
+        if getattr(self.model, "output_kind", None) == "sigmoid":
+            raise ValueError("these guides follow each image's one true class, and a sigmoid "
+                             "(multi-label) network has several: train multi-label models "
+                             "without class-map guides")
         labels = tf.convert_to_tensor(self.labels)
         if labels.shape.rank == 2:
             labels = tf.argmax(labels, axis=-1)
@@ -142,6 +148,10 @@ class HomogeneousNegativeCam(Guide):
     def __init__(self, weight=0.07, k=None, variant="mse", temperature=1.0):
         if variant not in HNC_VARIANTS:
             raise ValueError(f"--hnc-variant: expected one of {HNC_VARIANTS}, got {variant!r}")
+        if not float(weight) >= 0 or not float(temperature) > 0 or (k is not None and k < 1):
+            raise ValueError(f"HomogeneousNegativeCam: expected weight >= 0, k >= 1 (or None: "
+                             f"all absent classes) and temperature > 0, got weight {weight}, "
+                             f"k {k}, temperature {temperature}")
         self.weight, self.k = float(weight), None if k is None else int(k)
         self.variant, self.temperature = variant, float(temperature)
 
@@ -163,25 +173,39 @@ class BoxEnergy(Guide):
     """The energy loss of Rao et al. ("Studying how to efficiently and
     effectively guide models with explanations", ICCV 2023): minus the share
     of the true class's positive CAM energy (upsampled to the image) that
-    falls inside the image's boxes. Needs ``boxes`` among the inputs:
-    (B, M, 4) normalised ``[y1, x1, y2, x2]``, rows of zeros for padding;
-    images without boxes add nothing. Term ``box_energy``."""
+    falls inside the image's region: its ``boxes`` (B, M, 4) normalised
+    ``[y1, x1, y2, x2]``, rows of zeros for padding; or, with
+    ``region="attend"``, its ``attend`` mask (B, H, W). Images without a
+    region add nothing. The gradient stays alive when the map is <= 0 all
+    over the region (``common.box_energy.region_energy_sum_and_count``).
+    Term ``box_energy``."""
 
     needs_cams = True
+    REGIONS = ("boxes", "attend")
 
-    def __init__(self, weight=1.0):
-        self.weight = float(weight)
+    def __init__(self, weight=1.0, region="boxes"):
+        weight = float(weight)
+        if not weight >= 0:
+            raise ValueError(f"BoxEnergy: weight must be >= 0, got {weight}")
+        if region not in self.REGIONS:
+            raise ValueError(f"BoxEnergy: region must be one of {self.REGIONS}, got {region!r}")
+        self.weight, self.region = weight, region
 
     def term_names(self):
         return ("box_energy",) if self.weight else ()
 
     def terms(self, step):
-        if "boxes" not in step.extras:
+        cams = step.true_class_cams()
+        if self.region == "attend":
+            total, count = region_energy_sum_and_count(cams, step.annotation("attend",
+                                                                             "BoxEnergy"))
+        elif "boxes" not in step.extras:
             raise ValueError("BoxEnergy: the inputs have no 'boxes' (B, M, 4); train on data "
                              "with boxes (e.g. --data with a boxes column)")
-        total, count = box_energy_sum_and_count(step.true_class_cams(), step.extras["boxes"],
-                                                tf.shape(step.images)[1:3])
+        else:
+            total, count = box_energy_sum_and_count(cams, step.extras["boxes"],
+                                                    tf.shape(step.images)[1:3])
         return {"box_energy": (-self.weight * total, count)}
 
     def get_config(self):
-        return {"weight": self.weight}
+        return {"weight": self.weight, "region": self.region}

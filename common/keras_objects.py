@@ -29,6 +29,7 @@ OBJECTS = {
     "common.input_gradient": ("InputGradientPenalty",),
     "common.counterexamples": ("Counterexamples",),
     "common.gradcam_penalty": ("GradCamPenalty",),
+    "common.hint": ("Hint",),
     "agnet.layers": ("RegionPooling", "RegionSEResidual", "InterRegionAttention",
                      "RegionImportance"),
     "fsa.model": ("FsaModel",),

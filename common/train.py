@@ -19,7 +19,8 @@ FLAGS = {
                                "keras.applications models with built-in preprocessing "
                                "(EfficientNetV2, MobileNetV3, ConvNeXt)", ("0-1", "0-255")),
     "masks": Flag(str, "Forced Spatial Attention guide: a mask set (.npz or .json, see "
-                       "fsa.masks) for the data's classes (default: off)"),
+                       "fsa.masks) for the data's classes, or 'attend': each image's attend mask "
+                       "(default: off)"),
     "fsa_weight": Flag(float, "weight of the FSA loss (the paper's lambda_fsa)", low=0.0),
     "fsa_reg": Flag(float, "overlap term inside the FSA loss (the paper's lambda_reg)",
                     low=0.0),
@@ -31,6 +32,11 @@ FLAGS = {
     "box_energy": Flag(float, "box energy guide (Rao et al. 2023): weight of minus the "
                               "share of the true class's CAM energy inside the data's "
                               "boxes (0: off)", low=0.0),
+    "box_energy_region": Flag(str, "where --box-energy wants the energy: the data's boxes or "
+                                   "its 'attend' masks", ("boxes", "attend")),
+    "hint": Flag(float, "HINT guide (Selvaraju et al. 2019): weight of the ranking loss "
+                        "between the true class's gradient importance and the data's "
+                        "'attend' masks (0: off)", low=0.0),
     "input_gradient": Flag(float, "input-gradient guide (Right for the Right Reasons, Ross "
                                   "et al. 2017): weight of the squared input gradient inside "
                                   "the data's 'ignore' masks (a CSV column; 0: off; the "
@@ -44,7 +50,7 @@ FLAGS = {
 }
 GUIDE_DEFAULTS = {"network": None, "network_input": "0-1", "masks": None, "p": 0.0,
                   "threshold": 0.85, "occlusion": "zero", "box_energy": 0.0,
-                  "input_gradient": 0.0, "gradcam_penalty": 0.0, "counterexamples": 0.0}
+                  "box_energy_region": "boxes", "hint": 0.0, "input_gradient": 0.0, "gradcam_penalty": 0.0, "counterexamples": 0.0}
 COMMAND = TrainCommand(
     method="common", description=__doc__, trainer="common.training.trainer:Trainer",
     demo_data="demo:digits", flags=FLAGS,

@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from common.guidance import Guide
 from common.receptive_field import receptive_field_or_centres
-from fsa.losses import FITS, fsa_loss
+from fsa.losses import FITS, fsa_fit, fsa_loss
+from fsa.mask_checks import check_masks
 from fsa.masks import masks_on_grid
 
 
@@ -37,16 +38,24 @@ class ForcedSpatialAttention(Guide):
 
     needs_cams = True
 
-    def __init__(self, masks, counts, weight=10.0, reg=0.2, stage=1, fit_loss="bce",
-                 mask_peak="one", on_grid=False):
+    def __init__(self, masks=None, counts=None, weight=10.0, reg=0.2, stage=1, fit_loss="bce",
+                 mask_peak="one", on_grid=False, attend=False):
         if fit_loss not in FITS:
             raise ValueError(f"--fit-loss: expected one of {FITS}, got {fit_loss!r}")
+        self.attend = bool(attend)
+        if self.attend:
+            masks, counts = np.zeros((0, 1, 1, 1)), np.zeros((0,))
+        elif masks is None or counts is None:
+            raise ValueError("ForcedSpatialAttention: give masks (classes, masks, H, W) and "
+                             "counts (classes,), or attend=True to fit each image's attend mask")
         self.masks = np.asarray(masks, np.float32)
         self.counts = np.asarray(counts, np.int32)
-        if self.masks.ndim != 4 or len(self.masks) != len(self.counts):
-            raise ValueError(f"FSA masks: expected (classes, masks, H, W) with one count per "
-                             f"class, got {self.masks.shape} and {len(self.counts)} counts")
+        if not self.attend:
+            check_masks(self.masks, self.counts, on_grid)
         self.weight, self.reg = float(weight), float(reg)
+        if not (self.weight >= 0 and self.reg >= 0):
+            raise ValueError(f"ForcedSpatialAttention: weight and reg must be >= 0, got "
+                             f"{weight} and {reg}")
         self.initial_stage, self.fit_loss, self.mask_peak = int(stage), fit_loss, mask_peak
         self.on_grid = bool(on_grid)
         self.stage = None
@@ -55,6 +64,11 @@ class ForcedSpatialAttention(Guide):
     def attach(self, model):
         layer = model.cam_source.feature_layer
         grid = tuple(layer.output.shape[1:3])
+        self.stage = keras.Variable(self.initial_stage, dtype="int32", trainable=False,
+                                    name="fsa_stage")
+        self.cam_alive = model.cam_source.relu
+        if self.attend:
+            return
         if not self.on_grid:
             geometry, note = receptive_field_or_centres(model.view, layer)
             if note:  # e.g. a layer that resizes the map: masks land on cell centres
@@ -69,9 +83,6 @@ class ForcedSpatialAttention(Guide):
         if len(self.masks) != classes:
             raise ValueError(f"FSA masks for {len(self.masks)} classes, but the network has "
                              f"{classes}")
-        self.cam_alive = model.cam_source.relu
-        self.stage = keras.Variable(self.initial_stage, dtype="int32", trainable=False,
-                                    name="fsa_stage")
 
     def variables(self):
         return [self.stage]
@@ -87,9 +98,26 @@ class ForcedSpatialAttention(Guide):
             return {}
         stage = self.stage.value
         active = tf.cast(stage > 0, tf.float32)
-        loss = fsa_loss(step.maps, self.masks, self.counts, step.class_indices,
-                        tf.maximum(stage, 1), 1.0, self.reg, self.fit_loss)
+        if self.attend:
+            loss = self._attend_loss(step)
+        else:
+            loss = fsa_loss(step.maps, self.masks, self.counts, step.class_indices,
+                            tf.maximum(stage, 1), 1.0, self.reg, self.fit_loss)
         return {"fsa_loss": self.weight * active * loss}
+
+    def _attend_loss(self, step):
+        """Each image's ``attend`` mask, averaged onto the CAM grid (peak 1
+        with ``mask_peak="one"``), is its target; every class's map is kept
+        off other classes' targets."""
+        maps = step.maps
+        target = tf.image.resize(step.annotation("attend", "ForcedSpatialAttention")[..., None],
+                                 tf.shape(maps)[1:3], method="area")[..., 0]
+        top = tf.reduce_max(target, axis=(1, 2), keepdims=True)
+        if self.mask_peak == "one":
+            target = tf.math.divide_no_nan(target, top)
+        masked = tf.ones(tf.shape(maps)[3:], tf.bool)
+        return fsa_fit(maps, target, step.class_indices, top[:, 0, 0] > 0, masked, 1.0,
+                       self.reg, self.fit_loss)
 
     def statistics(self, step):
         if not self.cam_alive:
@@ -100,7 +128,9 @@ class ForcedSpatialAttention(Guide):
 
     def get_config(self):
         stage = self.initial_stage if self.stage is None else int(self.stage.numpy())
-        return {"masks": self.masks.tolist(), "counts": self.counts.tolist(),
+        masks, counts = (None, None) if self.attend else (self.masks.tolist(),
+                                                          self.counts.tolist())
+        return {"masks": masks, "counts": counts,
                 "weight": self.weight, "reg": self.reg, "stage": stage,
                 "fit_loss": self.fit_loss, "mask_peak": self.mask_peak,
-                "on_grid": self.on_grid}
+                "on_grid": self.on_grid, "attend": self.attend}

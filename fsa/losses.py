@@ -40,7 +40,6 @@ def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_r
     if fit not in FITS:
         raise ValueError(f"--fit-loss: expected one of {FITS}, got {fit!r}")
     logits = tf.cast(cam_logits, tf.float32)
-    activation = tf.sigmoid(logits)  # (B, h, w, C)
     labels = tf.cast(tf.reshape(labels, (-1,)), tf.int32)
     masks = tf.cast(masks, tf.float32)
     own_masks = tf.gather(masks, labels)  # (B, M, h, w)
@@ -62,14 +61,28 @@ def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_r
     # passes branch intermediates as Optionals that TensorFlow's type
     # inference rejects ("Type inference failed ... TFT_OPTIONAL").
     target = tf.where(tf.equal(tf.cast(stage, tf.int32), 2), closest(), union())  # (B, h, w)
+    masked = tf.cast(counts, tf.int32) > 0  # (C,): classes with a prior
+    return fsa_fit(logits, target, labels, own_counts > 0, masked, lambda_fsa, lambda_reg, fit)
+
+
+def fsa_fit(cam_logits, target, labels, has_target, masked, lambda_fsa=10.0, lambda_reg=0.2,
+            fit="bce"):
+    """FSA's two terms for given per-image targets (B, h, w) on the CAM
+    grid: the true class's map fitted to its target, the masked classes'
+    (``masked`` (C,) bool) others kept off it; images where ``has_target``
+    (B,) is False add 0. ``fsa_loss`` chooses the targets from per-class
+    masks; ``ForcedSpatialAttention(attend=True)`` takes each image's."""
+    logits = tf.cast(cam_logits, tf.float32)
+    labels = tf.cast(tf.reshape(labels, (-1,)), tf.int32)
+    target = tf.cast(target, tf.float32)
+    true_logits = tf.gather(logits, labels, axis=3, batch_dims=1)  # (B, h, w)
     if fit == "mse":
-        per_cell = tf.square(true_map - target)
+        per_cell = tf.square(tf.sigmoid(true_logits) - target)
     else:
         per_cell = tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=true_logits)
     first = tf.reduce_mean(per_cell, axis=(1, 2))
-    overlap = tf.reduce_mean(activation * target[..., None], axis=(1, 2))  # (B, C)
-    masked = tf.cast(tf.cast(counts, tf.int32) > 0, tf.float32)  # (C,): classes with a prior
-    others = tf.reduce_sum(overlap * masked, axis=1) - tf.gather(overlap, labels, axis=1,
-                                                                 batch_dims=1)
-    per_image = tf.where(own_counts > 0, first + lambda_reg * others, 0.0)
+    overlap = tf.reduce_mean(tf.sigmoid(logits) * target[..., None], axis=(1, 2))  # (B, C)
+    others = tf.reduce_sum(overlap * tf.cast(masked, tf.float32), axis=1) - tf.gather(
+        overlap, labels, axis=1, batch_dims=1)
+    per_image = tf.where(has_target, first + lambda_reg * others, 0.0)
     return lambda_fsa * tf.reduce_mean(per_image)

@@ -15,6 +15,7 @@ from common.training.cli import ConfigError
 FSA_GUIDE = "fsa.guide:ForcedSpatialAttention"
 FSA_MASKS = "fsa.masks:load_masks"
 OCCLUSION_GUIDE = "distraction.guide:GradCamOcclusion"
+ATTEND = "attend"  # --masks attend: FSA fits each image's attend mask
 GEOMETRIC = ("flip", "rotation", "translation", "zoom", "crop_from")
 
 
@@ -26,7 +27,7 @@ def named(spec):
 def check_guide_flags(args):
     """Box energy needs boxes that stay on their objects: no geometric
     augmentation with it (said before the data loads)."""
-    if getattr(args, "box_energy", 0.0):
+    if getattr(args, "box_energy", 0.0) and _box_region(args) == "boxes":
         moved = [f"--{name.replace('_', '-')}" for name in GEOMETRIC
                  if getattr(args, name, None) not in (None, 0.0, "none")]
         if moved:
@@ -34,10 +35,16 @@ def check_guide_flags(args):
                               "train box energy without geometric augmentation")
 
 
+def _box_region(args):
+    return getattr(args, "box_energy_region", None) or "boxes"
+
+
 def guides_from_flags(args, data):
     """The guides the flags ask for (HNC comes through ``hnc_options``)."""
     guides = []
-    if getattr(args, "masks", None):
+    if getattr(args, "masks", None) == ATTEND:
+        guides.append(named(FSA_GUIDE)(attend=True, weight=args.fsa_weight, reg=args.fsa_reg))
+    elif getattr(args, "masks", None):
         masks, counts = named(FSA_MASKS)(args.masks, data.classes)
         guides.append(named(FSA_GUIDE)(masks, counts, weight=args.fsa_weight,
                                        reg=args.fsa_reg))
@@ -46,7 +53,10 @@ def guides_from_flags(args, data):
                                              args.seed))
     if getattr(args, "box_energy", 0.0):
         from common.guidance import BoxEnergy
-        guides.append(BoxEnergy(args.box_energy))
+        guides.append(BoxEnergy(args.box_energy, _box_region(args)))
+    if getattr(args, "hint", 0.0):
+        from common.hint import Hint
+        guides.append(Hint(args.hint))
     if getattr(args, "input_gradient", 0.0):
         from common.input_gradient import InputGradientPenalty
         guides.append(InputGradientPenalty(args.input_gradient))
@@ -61,13 +71,19 @@ def guides_from_flags(args, data):
 
 # flag -> the annotation of the data its guide reads
 ANNOTATION_FLAGS = {"box_energy": "boxes", "input_gradient": "ignore",
-                    "gradcam_penalty": "ignore", "counterexamples": "ignore"}
+                    "gradcam_penalty": "ignore", "counterexamples": "ignore", "hint": "attend"}
 
 
 def required_annotations(args):
     """{annotation: flag} the flags' guides read from the data."""
-    return {name: f"--{flag.replace('_', '-')}" for flag, name in ANNOTATION_FLAGS.items()
-            if getattr(args, flag, 0.0)}
+    needed = {name: f"--{flag.replace('_', '-')}" for flag, name in ANNOTATION_FLAGS.items()
+              if getattr(args, flag, 0.0)}
+    if getattr(args, "box_energy", 0.0) and _box_region(args) == ATTEND:
+        del needed["boxes"]
+        needed.setdefault(ATTEND, "--box-energy-region attend")
+    if getattr(args, "masks", None) == ATTEND:
+        needed.setdefault(ATTEND, "--masks attend")
+    return needed
 
 
 def check_annotations(args, table, source):

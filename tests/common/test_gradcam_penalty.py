@@ -9,18 +9,14 @@ import pytest
 import tensorflow as tf
 
 import common
+from tests.common.annotated_data import stride_one_network
 from tests.common.numeric import central_differences
 
 B, S, C, F = 4, 6, 3, 5
 
 
 def _network():
-    keras.utils.set_random_seed(2)
-    inputs = keras.Input((S, S, 3))
-    features = keras.layers.Conv2D(F, 3, padding="same", activation="relu",
-                                   name="features")(inputs)
-    pooled = keras.layers.GlobalAveragePooling2D()(features)
-    return keras.Model(inputs, keras.layers.Dense(C, activation="softmax")(pooled))
+    return stride_one_network(S, C, F, seed=2)
 
 
 def _batch():

@@ -5,11 +5,6 @@ term through fit() with the ``ignore`` annotation, under MirroredStrategy
 CSV through attention-train, moved by the augmentation, and refused in one
 line where the data lacks it."""
 
-import os
-import subprocess
-import sys
-
-import cv2
 import keras
 import numpy as np
 import pandas as pd
@@ -18,9 +13,9 @@ import tensorflow as tf
 
 import common
 from common.data.augment import MasksFollow, build_augmentation
+from tests.common.annotated_data import annotated_csv, tiny_train
 from tests.common.numeric import central_differences
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 B, S, C = 5, 4, 3
 
 
@@ -154,36 +149,19 @@ def test_masks_move_with_the_geometric_augmentation_and_keep_their_brightness():
     assert set(np.unique(flipped)) <= {0.0, 1.0}
 
 
+def _draw(i):
+    mask = np.zeros((16, 16), np.uint8)
+    mask[:4, :4] = 255
+    return mask
+
+
 def _csv(tmp_path, with_ignore=True):
     """A few 16 px images of two classes, each with an ignore mask file."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(24):
-        image = (rng.random((16, 16, 3)) * 255).astype(np.uint8)
-        cv2.imwrite(str(tmp_path / f"{i}.png"), image)
-        mask = np.zeros((16, 16), np.uint8)
-        mask[:4, :4] = 255
-        cv2.imwrite(str(tmp_path / f"{i}_ignore.png"), mask)
-        rows.append({"path": f"{i}.png", "label": "ab"[i % 2],
-                     "split": ["train", "train", "val", "test"][i % 4],
-                     **({"ignore": f"{i}_ignore.png"} if with_ignore else {})})
-    path = tmp_path / "data.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
-
-
-def _train(*args):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "attention-train"),
-                           "--backbone", "tiny", "--weights", "none", "--image-size", "16",
-                           "--batch-size", "8", "--epochs", "1", "--verbose", "0",
-                           "--at-chance", "warn", *map(str, args)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT,
-                          env={**env, "PYTHONPATH": ROOT})
+    return annotated_csv(tmp_path, "ignore", _draw, with_ignore)
 
 
 def test_attention_train_reads_ignore_masks_from_the_csv(tmp_path):
-    done = _train("--data", _csv(tmp_path), "--input-gradient", "10", "--gradcam-penalty", "1",
+    done = tiny_train("--data", _csv(tmp_path), "--input-gradient", "10", "--gradcam-penalty", "1",
                   "--counterexamples", "0.5", "--flip", "horizontal", "--output",
                   tmp_path / "run")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -197,7 +175,7 @@ def test_attention_train_reads_ignore_masks_from_the_csv(tmp_path):
 @pytest.mark.parametrize("flag", ["--input-gradient", "--gradcam-penalty", "--counterexamples",
                                   "--box-energy"])
 def test_a_guide_whose_annotation_the_data_lacks_is_one_line(tmp_path, flag):
-    done = _train("--data", _csv(tmp_path, with_ignore=False), flag, "1", "--flip", "none",
+    done = tiny_train("--data", _csv(tmp_path, with_ignore=False), flag, "1", "--flip", "none",
                   "--output", tmp_path / "run")
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-3000:]
