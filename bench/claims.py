@@ -1,5 +1,5 @@
 """Each method against its plain baseline, per seed, through the real CLIs:
-the README's claims table.
+the claims tables of docs/agnet.md and docs/fsa.md.
 
     python bench/claims.py --methods agnet fsa --seeds 0 1 2
     python bench/claims.py --methods agnet --sets fashion fashion-heldout

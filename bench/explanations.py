@@ -1,6 +1,6 @@
 """Does guidance make the maps more faithful? Each method against its
 baseline on held-out data, seeds 0-2, scored by ``attention-evaluate``:
-the README's explanation-metrics finding.
+the explanation-metrics finding of docs/faithfulness.md.
 
     python bench/explanations.py --work /tmp/explanations
     python bench/explanations.py --pairs hnc fam --seeds 0 1 2

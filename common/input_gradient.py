@@ -15,7 +15,7 @@ class InputGradientPenalty(Guide):
     Decoy-MNIST, on a multilayer perceptron, was 1000 with a summed
     cross-entropy, the same ratio as this mean over a mean; on the tiny CNN
     of bench/shortcuts.py it removes the shortcut but costs clean accuracy,
-    less at 10: see the README's table). Needs ``ignore`` (B, H, W) in [0, 1] among the
+    less at 10: see docs/shortcuts.md's table). Needs ``ignore`` (B, H, W) in [0, 1] among the
     inputs; an image whose mask is all zero adds nothing. Term
     ``input_gradient_loss``.
 

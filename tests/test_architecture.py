@@ -1,6 +1,6 @@
 """The layout the design card asks for: no import cycle, layers import only
 downward, method packages are independent, small files, documented
-sub-packages, and a README layout that matches the tree."""
+sub-packages, and a documented layout (docs/layout.md) that matches the tree."""
 
 import ast
 import graphlib
@@ -96,11 +96,11 @@ def test_every_common_subpackage_has_a_one_line_docstring():
         assert doc.split("\n\n")[0].count(".") >= 1, (folder, doc)
 
 
-def _readme_layout():
-    with open(os.path.join(ROOT, "README.md")) as handle:
+def _documented_layout():
+    with open(os.path.join(ROOT, "docs", "layout.md")) as handle:
         text = handle.read()
     block = re.search(r"## Layout\n.*?```text\n(.*?)```", text, flags=re.S)
-    assert block, "README has no '## Layout' section with a text block"
+    assert block, "docs/layout.md has no '## Layout' section with a text block"
     paths, stack = set(), []
     for line in block.group(1).splitlines():
         if not line.strip():
@@ -113,8 +113,8 @@ def _readme_layout():
     return paths
 
 
-def test_readme_layout_matches_the_tree():
-    listed = {p for p in _readme_layout() if p.endswith(".py")}
+def test_documented_layout_matches_the_tree():
+    listed = {p for p in _documented_layout() if p.endswith(".py")}
     tracked = {p for p in _tracked("*.py") if p.split("/")[0] in PACKAGES}
-    assert listed == tracked, {"missing from README": sorted(tracked - listed),
+    assert listed == tracked, {"missing from docs/layout.md": sorted(tracked - listed),
                                "not in the tree": sorted(listed - tracked)}

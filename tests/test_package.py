@@ -1,13 +1,15 @@
 """The toolkit as a user installs it: its wheel holds exactly the five
 packages and the console scripts; installed into a fresh folder, every
-README Python block runs from an empty directory and every command answers
---help under its own name before TensorFlow loads."""
+Python block of the README and of docs/ runs from an empty directory and
+every command answers --help under its own name before TensorFlow loads."""
 
+import glob
 import json
 import os
 import re
 import subprocess
 import sys
+import textwrap
 import zipfile
 
 import pandas as pd
@@ -57,11 +59,25 @@ def test_wheel_holds_the_five_packages_and_every_console_script(installed):
     assert sorted(declared) == sorted(SCRIPTS)
 
 
-def test_readme_python_blocks_run_from_an_empty_directory(installed, tmp_path):
+def _python_blocks():
+    """(label, code) of every ```python block of README.md and docs/*.md, in
+    that order. Python not meant to run as it stands goes in a ```text block."""
+    files = ["README.md"] + sorted(os.path.relpath(path, ROOT) for path in
+                                   glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    blocks = []
+    for name in files:
+        with open(os.path.join(ROOT, name)) as handle:
+            found = re.findall(r"```python\n(.*?)```", handle.read(), flags=re.S)
+        blocks += [(f"{name} block {index}", textwrap.dedent(block))  # a block in a list
+                   for index, block in enumerate(found)]
+    return blocks
+
+
+def test_readme_and_docs_python_blocks_run_from_an_empty_directory(installed, tmp_path):
     _, site = installed
-    with open(os.path.join(ROOT, "README.md")) as handle:
-        blocks = re.findall(r"```python\n(.*?)```", handle.read(), flags=re.S)
-    assert len(blocks) >= 5
+    blocks = _python_blocks()
+    assert any(label.startswith("README.md ") for label, _ in blocks)
+    assert sum(label.startswith("docs/") for label, _ in blocks) >= 8, [l for l, _ in blocks]
     # One interpreter runs every block, each in its own namespace, as a
     # user would paste them into fresh scripts (one TensorFlow start-up).
     runner = tmp_path / "run_blocks.py"
@@ -69,9 +85,9 @@ def test_readme_python_blocks_run_from_an_empty_directory(installed, tmp_path):
         "import sys, common\n"
         f"assert common.__file__.startswith({str(site)!r}), common.__file__\n"
         f"blocks = {blocks!r}\n"
-        "for index, block in enumerate(blocks):\n"
-        "    print(f'block {index}', file=sys.stderr, flush=True)\n"
-        "    exec(compile(block, f'README block {index}', 'exec'), {'__name__': '__main__'})\n")
+        "for label, block in blocks:\n"
+        "    print(label, file=sys.stderr, flush=True)\n"
+        "    exec(compile(block, label, 'exec'), {'__name__': '__main__'})\n")
     done = subprocess.run([sys.executable, str(runner)], cwd=tmp_path, env=_env(site),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
