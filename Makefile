@@ -28,8 +28,10 @@ setup: $(STAMP) fashion-mnist
 fashion-mnist: $(STAMP)
 	-$(BIN)/python -m common.data.fashion_mnist
 
+# The first demo (or one interrupted before it finished) writes runs/agnet-demo,
+# the folder the README's next commands read; later ones a new runs/agnet-<time>.
 demo: setup
-	$(BIN)/agnet-train
+	$(BIN)/agnet-train $(if $(wildcard runs/agnet-demo/model.keras),,--output runs/agnet-demo)
 
 test: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup

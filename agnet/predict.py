@@ -1,22 +1,16 @@
 """``python -m agnet.predict --model RUN/model.keras [--out DIR] IMAGE...``:
 computes each image's regions, prints the top-5 classes with probabilities,
 and with --out writes the image with its strongest regions drawn (the region
-importance weights of eq. 3, as in the paper's Fig. 10)."""
+importance weights of eq. 3, as in the paper's Fig. 10).
+
+The model sees what its trainer gave it: the image decoded by the data
+pipeline and the regions of its file (``agnet.inputs.RegionInputs``, as
+``attention-explain`` and ``attention-evaluate`` feed it too)."""
 
 import os
 
 from common.errors import printable
-from common.io import read_yaml
 from common.training.model_command import ModelCommand
-
-
-def region_weights(model, inputs):
-    """(B, R + 1) region importance weights w of eq. 3 (last: whole image)."""
-    import keras
-    from keras import ops
-    layer = model.get_layer("region_importance")
-    alpha = keras.Model(model.inputs, layer.input)(inputs)
-    return ops.convert_to_numpy(layer.region_weights(alpha)[..., 0])
 
 
 RANK_COLOURS = ("red", "orange", "deepskyblue")
@@ -57,35 +51,31 @@ class Predict(ModelCommand):
                              "input)")
 
     def run(self, args, model, classes):
-        seed, num_primary = args.seed, None
-        config = os.path.join(os.path.dirname(os.path.abspath(args.model)), "config.yaml")
-        if os.path.isfile(config):
-            saved = read_yaml(config)
-            seed = saved.get("seed", 0) if seed is None else seed
-            num_primary = saved.get("num_primary")
-        return predict(model, args.images, classes, getattr(args, "outputs", None), seed or 0,
-                       num_primary)
+        from common.model_inputs import run_settings
+        settings = run_settings(args.model)
+        if args.seed is not None:
+            settings["seed"] = args.seed
+        return predict(model, args.images, classes, getattr(args, "outputs", None), settings,
+                       args.verbose)
 
 
-def predict(model, paths, classes=None, outputs=None, seed=0, num_primary=None):
+def predict(model, paths, classes=None, outputs=None, settings=None, verbose=1):
     """Prints the top-5 classes of each image; with ``outputs`` (one PNG path
-    per image) draws its strongest regions."""
+    per image) draws its strongest regions. ``settings``: the run's
+    config.yaml (seed, num_primary, region_cache), {} for the defaults.
+    Returns the probabilities (N, K)."""
     import numpy as np
+    import tensorflow as tf
 
-    from agnet.cache import load_rgb
-    from agnet.gmm import warm_up
-    from agnet.regions import batch_regions, num_regions
+    from agnet.inputs import RegionInputs, region_weights
+    from common.data.pipeline import decode_image
     from common.training.plots import save_figure
-    size = model.input["image"].shape[1]
-    count = model.input["regions"].shape[1]
-    if num_primary is None:  # the k with k + k(k-1)/2 = R
-        num_primary = next(k for k in range(1, 64) if num_regions(k) == count)
-    images = np.stack([load_rgb(p, size) for p in paths])
-    warm_up()  # one line on stderr where numba's cache is cold (10 to 25 s of compiling)
-    regions = batch_regions(images, num_primary, seed)
-    inputs = {"image": images.astype("float32") / 255.0, "regions": regions}
+    maker = RegionInputs(model, settings or {})
+    images = np.stack([decode_image(p, (maker.size, maker.size)).numpy() for p in paths])
+    inputs = {"image": images, **maker.file_inputs(paths, verbose)}
     probabilities = model.predict(inputs, verbose=0)
-    weights = region_weights(model, inputs) if outputs else None
+    weights = np.asarray(region_weights(model, {k: tf.constant(v) for k, v in inputs.items()})
+                         ) if outputs else None
     for i, path in enumerate(paths):
         top = np.argsort(-probabilities[i])[:5]
         names = [classes[c] if classes else str(c) for c in top]
@@ -94,7 +84,8 @@ def predict(model, paths, classes=None, outputs=None, seed=0, num_primary=None):
         if outputs:
             os.makedirs(os.path.dirname(outputs[i]) or ".", exist_ok=True)
             title = f"{os.path.basename(path)}\ntop-5: {ranked}"
-            save_figure(outputs[i], region_picture(images[i], regions[i], weights[i], title))
+            save_figure(outputs[i], region_picture(images[i], inputs["regions"][i], weights[i],
+                                                   title))
     return probabilities
 
 

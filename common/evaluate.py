@@ -25,13 +25,13 @@ from common.training.model_command import ModelCommand
 MAPS = ("gradcam", "gradcampp", "layercam", "xgradcam", "scorecam", "cam")
 
 
-def parse_maps(text):
+def parse_maps(text, offered=MAPS):
     """``"gradcam,cam"`` -> ("gradcam", "cam"); ValueError names a bad one."""
     names = tuple(dict.fromkeys(n.strip() for n in str(text).split(",") if n.strip()))
-    bad = [n for n in names if n not in MAPS]
+    bad = [n for n in names if n not in offered]
     if bad or not names:
-        raise ValueError(f"--maps: expected a comma-separated list of {list(MAPS)}, got "
-                         f"{text!r}")
+        raise ValueError(f"--maps: expected a comma-separated list of {list(offered)} (the "
+                         f"sources this model offers), got {text!r}")
     return names
 
 
@@ -121,7 +121,9 @@ class Evaluate(ModelCommand):
         parser.add_argument("--out", required=True, help="folder for metrics.json and pictures")
         parser.add_argument("--maps", default="gradcam",
                             help=f"map sources, comma-separated, of {', '.join(MAPS)} "
-                                 "(cam: a GAP -> Dense or 1x1 conv CAM head, or FAM's class maps)")
+                                 "(cam: a GAP -> Dense or 1x1 conv CAM head, or FAM's class "
+                                 "maps); a model with inputs besides the image offers those "
+                                 "that fit it and its own (regions: AG-Net's region weights)")
         parser.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
                             help="the rows to evaluate")
         parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
@@ -138,7 +140,10 @@ class Evaluate(ModelCommand):
     def check(self, args, classes):
         from common.data.tables import DataError, format_listing
         from common.data.validation import validate
-        args.map_names = parse_maps(args.maps)
+        from common.model_inputs import maker_of_file, map_names, run_settings
+        self.maker = maker_of_file(args.model)  # refused here, before TensorFlow loads
+        self.settings = run_settings(args.model) if self.maker else {}
+        args.map_names = parse_maps(args.maps, map_names(self.maker, MAPS))
         for flag in ("batch_size", "steps", "chunk_size"):
             if getattr(args, flag) < 1:
                 raise ValueError(f"--{flag.replace('_', '-')}: expected a positive integer, "
@@ -159,18 +164,19 @@ class Evaluate(ModelCommand):
         claim_output(args.out, args.overwrite, claim=False)  # said before the model loads
 
     def check_model(self, args, model):
+        from common.model_inputs import ImageClassifier
         classes = self.classes
-        shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else ()
-        if len(shape) != 4 or None in shape[1:]:
-            raise ValueError(f"--model: '{args.model}' does not take one image input of a "
-                             "fixed size; attention-evaluate handles single-input classifiers")
-        if model.outputs[0].shape[-1] != len(classes):
-            raise ValueError(f"--model: '{args.model}' has {model.outputs[0].shape[-1]} "
+        try:
+            self.classifier = ImageClassifier(model, self.maker, self.settings)
+        except ValueError as error:
+            raise ValueError(f"--model: '{args.model}': {error}; attention-evaluate handles "
+                             "image classifiers") from None
+        if self.classifier.num_classes != len(classes):
+            raise ValueError(f"--model: '{args.model}' has {self.classifier.num_classes} "
                              f"outputs but its classes.json names {len(classes)} classes")
-        from common.cam_methods import MAP_SOURCES
         for name in args.map_names:
             try:
-                MAP_SOURCES[name](model)
+                self.classifier.map_source(name)
             except (ValueError, TypeError) as error:
                 raise ValueError(f"--maps {name}: {error}") from None
 
@@ -189,8 +195,9 @@ class Evaluate(ModelCommand):
             sys.exit(1)
 
     def _evaluate(self, args, model, classes):
-        return evaluate(model, self.table, classes, args.out, args.map_names, args.steps,
-                        args.batch_size, args.pictures, args.verbose, args.chunk_size,
+        return evaluate(self.classifier, self.table, classes, args.out, args.map_names,
+                        args.steps, args.batch_size, args.pictures, args.verbose,
+                        args.chunk_size,
                         about={"model": os.path.abspath(args.model), "data": args.data,
                                "split": self.split}, check_ignore=bool(args.ignore))
 
@@ -210,6 +217,10 @@ def evaluate(model, table, classes, out, maps=("gradcam",), steps=100, batch_siz
         "insertion_baseline": "blur (11 px, sigma 5)", "explained_class": "predicted",
         "localised_class": "true", "pointing_tolerance_px": TOLERANCE,
         "box_threshold": 0.5}}
+    if getattr(model, "other", None):  # an ImageClassifier whose model takes more inputs
+        result["settings"]["other_inputs"] = (
+            f"{', '.join(model.other)}: computed from each image file as the model's trainer "
+            "computed them; the perturbed copies of an image keep its own")
     os.makedirs(out, exist_ok=True)
     written = []
     try:  # the pictures first: metrics.json, written last, says the evaluation finished

@@ -1,8 +1,9 @@
-"""Accuracy, WSOL metrics and explanation metrics of any saved single-input
+"""Accuracy, WSOL metrics and explanation metrics of any saved image
 classifier over a table, streamed batch by batch (``common.evaluate`` is
 its command).
 
-For each batch and each map source (``common.cam_methods.MAP_SOURCES``):
+For each batch and each map source (``common.cam_methods.MAP_SOURCES``, or
+a model's own through ``common.model_inputs``):
 
 - the maps of the *predicted* class are scored for faithfulness: deletion
   (zero baseline) and insertion (blurred baseline) curves and their AUC,
@@ -12,6 +13,11 @@ For each batch and each map source (``common.cam_methods.MAP_SOURCES``):
   energy-based pointing game (``common.pointing_game``) and the WSOL
   protocol's metrics (``common.wsol_accumulators``).
 
+A model with inputs besides the image (AG-Net's regions) gets them from
+each image file as its trainer computed them; the perturbed copies of an
+image keep its own (the maps explain the image given them), so its
+curves are computed image by image.
+
 Every metric is a sum or a count (``ExplanationMeans``, the WSOL
 accumulators), so memory does not grow with the table; only the labels
 and predicted classes (two ints per image) are kept whole.
@@ -20,13 +26,11 @@ and predicted classes (two ints per image) are kept whole.
 import numpy as np
 import tensorflow as tf
 
-from common.cam_methods import MAP_SOURCES
-from common.cam_sources import output_kind
-from common.chunked import call_model
 from common.data.image_header import file_size
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
 from common.explanation_metrics import ExplanationMeans, confidence_change, deletion, insertion
+from common.model_inputs import ImageClassifier
 from common.pointing_game import energy_pointing_game, pointing_game
 from common.reliance import Reliance
 from common.training.metrics import prediction_metrics
@@ -35,18 +39,6 @@ from common.wsol_accumulators import LocalizationMetrics, has_boxes_and_masks, s
 from common.wsol_metrics import read_mask
 
 TOLERANCE = 15  # pixels of the image file, the pointing game's (Zhang et al.)
-
-
-def probability_function(model):
-    """images -> probabilities (B, K) float32 of a classifier, in inference
-    mode: its outputs, or their softmax when it outputs logits."""
-    try:
-        logits = output_kind(model) == "logits"
-    except (ValueError, AttributeError):
-        logits = False
-    if logits:
-        return lambda images: tf.nn.softmax(call_model(model, images), axis=-1)
-    return lambda images: call_model(model, images)
 
 
 def file_sizes(rows):
@@ -81,36 +73,63 @@ def pointing_terms(maps, rows, has_boxes):
     return terms
 
 
-def batch_functions(probabilities_of, sources, image_size, steps, chunk_size):
-    """Two ``tf.function`` of (images, classes), traced once for any batch
-    size: ``faithfulness``, each source's maps of ``classes`` and their
-    deletion, insertion and confidence terms (name -> (maps, terms));
-    ``maps``, each source's maps (name -> maps)."""
-    signature = [tf.TensorSpec((None, *image_size, 3), tf.float32),
-                 tf.TensorSpec((None,), tf.int32)]
+def faithfulness_terms(classifier, images, other, maps, classes, steps, chunk_size):
+    """Deletion, insertion and confidence terms (name -> (B, ...)) of the
+    maps of ``classes``; with other inputs, image by image, each perturbed
+    copy keeping its image's."""
+    def terms(probabilities_of, images, maps, classes):
+        curves = {"class_index": classes, "steps": steps, "chunk_size": chunk_size}
+        return {**deletion(probabilities_of, images, maps, **curves),
+                **insertion(probabilities_of, images, maps, **curves),
+                **confidence_change(probabilities_of, images, maps, class_index=classes)}
+
+    if not other:
+        return terms(classifier.probabilities, images, maps, classes)
+
+    def one(row):
+        image, fixed, image_map, image_class = row
+
+        def probabilities_of(copies):
+            count = tf.shape(copies)[0]
+            return classifier.probabilities(copies, {
+                name: tf.repeat(value[None], count, axis=0) for name, value in fixed.items()})
+        found = terms(probabilities_of, image[None], image_map[None], image_class[None])
+        return {name: value[0] for name, value in found.items()}
+    shapes = {"deletion_auc": (), "deletion_curve": (steps + 1,), "insertion_auc": (),
+              "insertion_curve": (steps + 1,), "average_drop_pct": (),
+              "increase_in_confidence_pct": ()}
+    return tf.map_fn(one, (images, other, maps, classes), fn_output_signature={
+        name: tf.TensorSpec(shape, tf.float32) for name, shape in shapes.items()})
+
+
+def batch_functions(classifier, sources, steps, chunk_size):
+    """Two ``tf.function`` of (images, classes, other inputs), traced once
+    for any batch size: ``faithfulness``, each source's maps of ``classes``
+    and their deletion, insertion and confidence terms (name -> (maps,
+    terms)); ``maps``, each source's maps (name -> maps)."""
+    signature = [tf.TensorSpec((None, *classifier.image_size, 3), tf.float32),
+                 tf.TensorSpec((None,), tf.int32), classifier.other_specs()]
 
     @tf.function(input_signature=signature)
-    def faithfulness(images, classes):
+    def faithfulness(images, classes, other):
         out = {}
         for name, source in sources.items():
-            maps = source(images, class_index=classes)
-            out[name] = (maps, {
-                **deletion(probabilities_of, images, maps, class_index=classes, steps=steps,
-                           chunk_size=chunk_size),
-                **insertion(probabilities_of, images, maps, class_index=classes, steps=steps,
-                            chunk_size=chunk_size),
-                **confidence_change(probabilities_of, images, maps, class_index=classes)})
+            maps = source(images, other, class_index=classes)
+            out[name] = (maps, faithfulness_terms(classifier, images, other, maps, classes,
+                                                  steps, chunk_size))
         return out
 
     @tf.function(input_signature=signature)
-    def maps(images, classes):
-        return {name: source(images, class_index=classes) for name, source in sources.items()}
+    def maps(images, classes, other):
+        return {name: source(images, other, class_index=classes)
+                for name, source in sources.items()}
     return faithfulness, maps
 
 
 def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, batch_size=32,
                         keep=8, verbose=1, threshold=0.5, chunk_size=128, check_ignore=False):
-    """Evaluates ``model`` (images in [0, 1] -> class scores) on ``table``.
+    """Evaluates ``model`` (a Keras classifier of images in [0, 1], or a
+    ``common.model_inputs.ImageClassifier``) on ``table``.
 
     Returns ``(result, kept)``: ``result`` holds the classification metrics
     (``common.training.metrics``), ``images`` and per map source under
@@ -122,31 +141,34 @@ def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, 
     ``result["reliance"]`` is ``common.reliance.Reliance``'s: what the model
     predicts when each image's ignore region comes from another image.
     """
-    size = tuple(model.inputs[0].shape[1:3])
+    classifier = model if isinstance(model, ImageClassifier) else ImageClassifier(model)
+    size = classifier.image_size
     labels = encode_labels(table, classes)
     has_boxes, has_masks = has_boxes_and_masks(table)
-    probabilities_of = probability_function(model)
     faithfulness, maps_of = batch_functions(
-        probabilities_of, {name: MAP_SOURCES[name](model) for name in sources}, size, steps,
-        chunk_size)
+        classifier, {name: classifier.map_source(name) for name in sources}, steps, chunk_size)
     means = {name: ExplanationMeans() for name in sources}
     localization = {name: LocalizationMetrics(has_boxes, has_masks, threshold)
                     for name in sources} if has_boxes or has_masks else {}
     predicted_all, kept, start = [], [], 0
     check = Reliance() if check_ignore else None
-    data = make_dataset(table, classes, size, batch_size, cache=False, extra_inputs={
-        "ignore": table["ignore"].to_numpy().astype(str)} if check else None)
+    extra = classifier.file_inputs(table["path"], verbose)
+    if check:
+        extra["ignore"] = table["ignore"].to_numpy().astype(str)
+    data = make_dataset(table, classes, size, batch_size, cache=False,
+                        extra_inputs=extra or None)
     for inputs, _ in batches(data, len(table), batch_size, "evaluation", verbose):
-        images = inputs["image"] if check else inputs
+        images = inputs["image"] if extra else inputs
+        other = {name: inputs[name] for name in classifier.other}
         rows = slice(start, start + len(images))
         truth = labels[rows]
-        probabilities = probabilities_of(images).numpy()
+        probabilities = classifier.probabilities(images, other).numpy()
         predicted = probabilities.argmax(-1).astype(np.int32)
         predicted_all.append(predicted)
         if check:
             ignore = inputs["ignore"].numpy()
-            check.update(lambda x: probabilities_of(tf.constant(x)).numpy().argmax(-1),
-                         images.numpy(), ignore, truth, predicted)
+            check.update(lambda x: classifier.probabilities(tf.constant(x), other).numpy()
+                         .argmax(-1), images.numpy(), ignore, truth, predicted)
         pictures = [{"image": images[i].numpy(), "label": int(truth[i]),
                      "probabilities": probabilities[i], "maps": {}}
                     for i in range(min(max(keep - start, 0), len(images)))]
@@ -154,9 +176,10 @@ def evaluate_classifier(model, table, classes, sources=("gradcam",), steps=100, 
             for picture, boxes in zip(pictures, scaled_boxes(
                     table.iloc[start:start + len(pictures)], size[0])):
                 picture["boxes"] = boxes
-        explained = faithfulness(images, tf.constant(predicted))
+        explained = faithfulness(images, tf.constant(predicted), other)
         wrong = np.flatnonzero(predicted != truth)
-        corrected = (maps_of(tf.gather(images, wrong), tf.constant(truth[wrong]))
+        corrected = (maps_of(tf.gather(images, wrong), tf.constant(truth[wrong]),
+                             {name: tf.gather(value, wrong) for name, value in other.items()})
                      if localization and len(wrong) else {})
         for name in sources:
             maps, terms = explained[name][0].numpy(), {k: v.numpy() for k, v in

@@ -54,15 +54,16 @@ def _modules(config, where):
 
 def _read_config(archive, where):
     """config.json, parsed: its declared size capped, at most the cap read."""
-    from common.keras_compat import size_text
     info = archive.getinfo("config.json")
     if info.file_size > CONFIG_MAX_BYTES:
+        from common.keras_compat import size_text
         raise ValueError(f"{where}: its config.json declares {size_text(info.file_size)}, more "
                          f"than the {size_text(CONFIG_MAX_BYTES)} a model config may hold; "
                          "refused before reading it")
     with archive.open(info) as member:
         text = member.read(CONFIG_MAX_BYTES + 1)
     if len(text) > CONFIG_MAX_BYTES:
+        from common.keras_compat import size_text
         raise ValueError(f"{where}: its config.json holds more than "
                          f"{size_text(CONFIG_MAX_BYTES)}; refused")
     try:
@@ -70,6 +71,20 @@ def _read_config(archive, where):
     except RecursionError:
         raise ValueError(f"{where}: its config.json nests more than {CONFIG_MAX_DEPTH} levels "
                          "deep; refused") from None
+
+
+def read_config(path):
+    """The parsed config.json of a .keras file, read without Keras or
+    TensorFlow (bounded as ``load_model`` bounds it): what a command checks
+    before it loads them. ValueError names the file."""
+    where = f"--model: '{path}'"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = _read_config(archive, where)
+    except _READ_ERRORS as error:
+        raise ValueError(f"{where} is not a .keras model file: {summary(error)}") from error
+    _modules(config, where)  # refuses a config nested too deep
+    return config
 
 
 def load_model(path, **kwargs):

@@ -104,3 +104,30 @@ def test_the_report_puts_runs_with_other_classes_side_by_side_with_a_warning(tmp
     assert warning in done.stderr.splitlines()[0], done.stderr
     page = (tmp_path / "r.html").read_text()
     assert warning in page and "<th>a</th><th>b</th>" in page
+
+
+def test_the_readmes_commands_after_the_demo_run_as_written(tmp_path, small_demo,
+                                                            demo_settings):
+    """The README's block after `make demo`, copied line by line into bash
+    in the folder that holds runs/agnet-demo (a one-epoch AG-Net on a few
+    demo images stands in for the demo; the line that evaluates on the
+    full demo set is left out: it needs the demo's own classes)."""
+    import re
+
+    from agnet.train import COMMAND
+    done = _run("agnet-train", "--data", small_demo("digits", 4), "--config",
+                demo_settings(COMMAND), "--epochs", "1", "--verbose", "0", "--at-chance", "warn",
+                "--output", "runs/agnet-demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")).read()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", readme, re.S)
+                 if "runs/agnet-demo/predictions.csv" in b)
+    lines = [line for line in block.splitlines() if "--data demo:" not in line]
+    assert len(lines) == 3, lines
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PATH"] = BIN + os.pathsep + env["PATH"]
+    done = subprocess.run(["bash", "-e", "-c", "\n".join(lines)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(list((tmp_path / "regions").glob("*.png"))) == 3
+    assert len(list((tmp_path / "explain").glob("*.png"))) >= 3

@@ -239,13 +239,17 @@ def _fit(command, args, model, dataset, data, callbacks, done, chief, run, multi
          trainer, backup):
     """``model.fit``; a non-finite loss, an interrupt or a lost worker ends
     the run through ``stop``."""
+    from common.training.progress import native_logs_off
     try:
-        return model.fit(dataset(data.train, training=True, distributed=True, guided=True),
-                         validation_data=dataset(data.val, distributed=True, guided=True),
-                         steps_per_epoch=steps_per_worker(args, data.train, multi_worker),
-                         epochs=args.epochs, initial_epoch=done, callbacks=callbacks,
-                         verbose=args.verbose if chief else 0, shuffle=False,
-                         class_weight=trainer.class_weight(args, data))
+        # A CPU run with op determinism and augmentation layers logs a
+        # harmless native "E0000 ... use_unbounded_threadpool" line.
+        with native_logs_off(args.verbose):
+            return model.fit(dataset(data.train, training=True, distributed=True, guided=True),
+                             validation_data=dataset(data.val, distributed=True, guided=True),
+                             steps_per_epoch=steps_per_worker(args, data.train, multi_worker),
+                             epochs=args.epochs, initial_epoch=done, callbacks=callbacks,
+                             verbose=args.verbose if chief else 0, shuffle=False,
+                             class_weight=trainer.class_weight(args, data))
     except NonFiniteError as error:
         stop(command, args, run if chief else None, f"error: {error}", 1)
     except KeyboardInterrupt:
