@@ -1,5 +1,5 @@
 """common.wsol_metrics.max_box_acc against the WSOL protocol's reference algorithm
-(fam.wsol_reference, a port of Choe et al.'s BoxEvaluator) on a mix of maps
+(bench/wsol_reference.py, a port of Choe et al.'s BoxEvaluator) on a mix of maps
 with many contours: smoothed noise, upsampled 7x7 CAMs and Gaussian blobs,
 at 224 px with 100 thresholds and all contours (MaxBoxAccV2). The two sides
 alternate (A B A B ...); BoxAcc must be identical at every threshold.
@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from bench.timing import alternate, describe  # noqa: E402
 from common.wsol_metrics import max_box_acc  # noqa: E402
-from fam.wsol_reference import box_accuracy  # noqa: E402
+from bench.wsol_reference import box_accuracy  # noqa: E402
 
 
 def map_mix(count, size, seed=0):

@@ -1,7 +1,7 @@
 """The WSOL protocol's boxes at every CAM threshold from two union-find
 passes instead of one contour trace per threshold.
 
-The protocol (``fam.wsol_reference``) thresholds a uint8 map at each level
+The protocol (``bench/wsol_reference.py``) thresholds a uint8 map at each level
 and takes the bounding box of every contour OpenCV's ``findContours``
 returns (``RETR_TREE``): one outer border per 8-connected component of the
 pixels above the level, one hole border per 4-connected component of the

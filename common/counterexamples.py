@@ -26,6 +26,7 @@ class Counterexamples(Guide):
     blend of the batch.
     """
 
+    reads = ("ignore",)
 
     def __init__(self, share=1.0, fill="noise", seed=0):
         share = float(share)

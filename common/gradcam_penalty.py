@@ -24,6 +24,7 @@ class GradCamPenalty(Guide):
     (B, H, W); term ``gradcam_loss``."""
 
     needs_cams = True
+    reads = ("ignore",)
 
     def __init__(self, weight=1.0):
         weight = float(weight)

@@ -38,6 +38,9 @@ class Guide:
 
     needs_cams = False  # refused on a network without a CAM source
     needs_input_gradients = False  # the step then computes ``Step.input_gradients``
+    # The annotations of the data it reads ("boxes", "ignore", "attend"):
+    # attention-train gives them and refuses data without them, in one line.
+    reads = ()
 
     def term_names(self):
         """Names of the weighted loss terms this guide adds (shown in the
@@ -144,6 +147,7 @@ class HomogeneousNegativeCam(Guide):
     classes; term ``hnc_loss``."""
 
     needs_cams = True
+    reads = ()
 
     def __init__(self, weight=0.07, k=None, variant="mse", temperature=1.0):
         if variant not in HNC_VARIANTS:
@@ -182,6 +186,10 @@ class BoxEnergy(Guide):
 
     needs_cams = True
     REGIONS = ("boxes", "attend")
+
+    @property
+    def reads(self):
+        return (self.region,)
 
     def __init__(self, weight=1.0, region="boxes"):
         weight = float(weight)

@@ -47,6 +47,7 @@ class Hint(Guide):
     by how far apart the mask ranks them); 0 is the paper's loss."""
 
     needs_cams = True
+    reads = ("attend",)
 
     def __init__(self, weight=1.0, margin=1.0):
         weight, margin = float(weight), float(margin)

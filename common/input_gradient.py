@@ -25,6 +25,7 @@ class InputGradientPenalty(Guide):
     """
 
     needs_input_gradients = True
+    reads = ("ignore",)
 
     def __init__(self, weight=1000.0):
         weight = float(weight)

@@ -83,16 +83,9 @@ def model_packages(model):
 
 
 def makers():
-    """name -> entry point of the group ``GROUP``, from every distribution on
-    the path (``entry_points()`` keeps the first of a name: a stale
-    ``*.egg-info`` in a source checkout would hide the installed one)."""
-    from importlib.metadata import distributions
-    found = {}
-    for distribution in distributions():
-        for point in distribution.entry_points:
-            if point.group == GROUP:
-                found.setdefault(point.name, point)
-    return found
+    """name -> entry point of ``GROUP`` (``common.entry_points``)."""
+    from common.entry_points import group_entry_points
+    return group_entry_points(GROUP)
 
 
 def find_maker(names, packages, where):

@@ -174,14 +174,6 @@ def data_warning(runs):
         + "): their metrics do not compare.")
 
 
-def build_report(folders, evaluations=()):
-    """The HTML of the comparison of the run folders ``folders`` (and the
-    ``attention-evaluate`` folders ``evaluations`` of their models)."""
-    runs = [read_run(folder) for folder in folders]
-    attach_evaluations(evaluations, runs, ReportError)
-    return report_page(runs)
-
-
 def report_page(runs):
     """The HTML of the comparison of runs read by ``read_run``."""
     names = [run["name"] for run in runs]

@@ -4,7 +4,8 @@ or your own network (--network), trained with any combination of guides:
 --masks (Forced Spatial Attention), --p (Grad-CAM occlusion), --hnc-weight
 (homogeneous negative CAM loss), --box-energy (boxes of the data),
 --input-gradient, --gradcam-penalty and --counterexamples (the data's
-ignore masks)."""
+ignore masks), and any installed guide by name: --guide NAME with
+--guide-arg NAME.key=value (common.guide_registry)."""
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
@@ -47,13 +48,20 @@ FLAGS = {
     "counterexamples": Flag(float, "counterexamples guide (Teso and Kersting 2019): share of "
                                    "each batch whose 'ignore' region is replaced by noise "
                                    "before the step (0: off)", low=0.0, high=1.0),
+    "guide": Flag(str, "a guide by its registered name (entry-point group "
+                       "attention_guided.guides: the toolkit's, listed in docs/guides.md, and "
+                       "any installed package's); repeat it to compose guides", repeat=True),
+    "guide_arg": Flag(str, "NAME.key=value: an argument of --guide NAME's constructor, the "
+                           "value a YAML scalar (number, true/false, null, string); "
+                           "repeatable", repeat=True),
 }
 GUIDE_DEFAULTS = {"network": None, "network_input": "0-1", "masks": None, "p": 0.0,
                   "threshold": 0.85, "occlusion": "zero", "box_energy": 0.0,
-                  "box_energy_region": "boxes", "hint": 0.0, "input_gradient": 0.0, "gradcam_penalty": 0.0, "counterexamples": 0.0}
+                  "box_energy_region": "boxes", "hint": 0.0, "input_gradient": 0.0,
+                  "gradcam_penalty": 0.0, "counterexamples": 0.0, "guide": [], "guide_arg": []}
 COMMAND = TrainCommand(
     method="common", description=__doc__, trainer="common.training.trainer:Trainer",
-    demo_data="demo:digits", flags=FLAGS,
+    demo_data="demo:digits", flags=FLAGS, settle="common.guide_registry:settle",
     demo_defaults={**GUIDE_DEFAULTS, "epochs": 5, "batch_size": 32, "image_size": 32,
                    "backbone": "tiny", "lr": 1e-3, "fsa_weight": 1.0, "fsa_reg": 0.05},
     paper_defaults={**GUIDE_DEFAULTS, "epochs": 50, "batch_size": 32, "image_size": 224,

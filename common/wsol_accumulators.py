@@ -28,7 +28,7 @@ from common.wsol_metrics import (average_precision, best_ious, box_acc_summary, 
 
 class BoxAccuracy:
     """BoxAcc per CAM threshold tau and IoU threshold delta, from the counts
-    of right images (``fam.metrics.max_box_acc``'s result, MaxBoxAccV2
+    of right images (``common.wsol_metrics.max_box_acc``'s result, MaxBoxAccV2
     included)."""
 
     def __init__(self, iou_thresholds=(30, 50, 70), cam_curve_interval=0.01,
@@ -53,7 +53,7 @@ class BoxAccuracy:
 
 class LocalizationCounts:
     """GT-known Loc, Top-1 Loc and Top-1 Cls (%) from counts
-    (``fam.metrics.localization_accuracy``'s result)."""
+    (``common.wsol_metrics.localization_accuracy``'s result)."""
 
     def __init__(self, iou=0.5):
         self.iou = iou
@@ -76,7 +76,7 @@ class LocalizationCounts:
 
 class PixelPrecision:
     """PxAP (%) from the foreground and background score histograms at the
-    protocol's thresholds (``fam.metrics.pixel_average_precision``)."""
+    protocol's thresholds (``common.wsol_metrics.pixel_average_precision``)."""
 
     def __init__(self, cam_curve_interval=0.001):
         self.edges = pxap_edges(cam_curve_interval)

@@ -8,7 +8,7 @@ ground-truth boxes reaches delta. Also the protocol's boxes from a map at one
 threshold (``box_from_map``) and the rescaling of ground-truth boxes.
 
 Here, not in ``fam``, because any classifier's evaluation
-(``common.evaluate``) reports them; ``fam.metrics`` re-exports them."""
+(``common.evaluate``) reports them."""
 
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +50,7 @@ def boxes_at_thresholds(score_map, thresholds, multi_contour=True):
     int(tau * max)``: all of them (in no particular order), or the largest
     (contour area) only; right and bottom clipped to width - 1, height - 1;
     ``[[0, 0, 0, 0]]`` where nothing is above tau. The protocol's algorithm
-    (``fam.wsol_reference``, the test reference) with the same boxes; all
+    (``bench/wsol_reference.py``, the test reference) with the same boxes; all
     contours' boxes come from ``common.component_boxes`` without tracing."""
     image, levels = _levels(score_map, thresholds)
     height, width = image.shape

@@ -22,6 +22,8 @@ class GradCamOcclusion(Guide):
     occluded batches.
     """
 
+    reads = ()
+
     def __init__(self, p=0.25, threshold=0.85, mode="zero", seed=0, layer=None):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"--p: occlusion probability must be in [0, 1], got {p}")

@@ -63,6 +63,8 @@ class FamRegularisers(Guide):
     ``div_loss`` (lambda_div * diversity of the part features); needs a FAM
     network (layers ``foreground``, ``parts``, ``part_features``)."""
 
+    reads = ()
+
     def __init__(self, lambda_spa=0.04, lambda_div=0.01):
         self.lambda_spa, self.lambda_div = float(lambda_spa), float(lambda_div)
 

@@ -6,7 +6,7 @@ from keras import ops
 from common.classifier import GuidedClassifier
 from common.keras_compat import producing_layer
 from common.layers import MemoryRead, softmax32
-from fam.guide import FamMaps, FamRegularisers, fam_head
+from fam.guide import FamMaps, FamRegularisers
 
 
 @keras.saving.register_keras_serializable(package="fam")
@@ -94,11 +94,6 @@ class FamModel(GuidedClassifier):
         super().__init__(network, guides=[FamRegularisers(lambda_spa, lambda_div)],
                          cam_source=source, **kwargs)
         self.lambda_spa, self.lambda_div = float(lambda_spa), float(lambda_div)
-
-    def head(self, features, training=True):
-        """(foreground M, part maps A, part features p) from the backbone
-        feature map."""
-        return fam_head(self.network, features, training)
 
     def cams(self, features):
         return self.cam_source.cams(features)

@@ -38,6 +38,10 @@ class ForcedSpatialAttention(Guide):
 
     needs_cams = True
 
+    @property
+    def reads(self):
+        return ("attend",) if self.attend else ()
+
     def __init__(self, masks=None, counts=None, weight=10.0, reg=0.2, stage=1, fit_loss="bce",
                  mask_peak="one", on_grid=False, attend=False):
         if fit_loss not in FITS:

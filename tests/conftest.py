@@ -57,20 +57,14 @@ def mirrored():
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 @pytest.fixture
 def run_python():
     """Runs code in a fresh Python process (as a user loading a saved model
     would) and fails the test with its stderr if it fails."""
-    import subprocess
-    import sys
+    from tests.fresh_process import python_process
 
     def run(code, timeout=300):
-        env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        done = python_process("-c", code, env={"TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=timeout)
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
     return run

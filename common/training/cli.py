@@ -9,6 +9,7 @@ TensorFlow loads.
 import argparse
 import dataclasses
 import difflib
+import importlib
 import math
 import os
 import sys
@@ -45,7 +46,8 @@ class Parser(argparse.ArgumentParser):
 @dataclasses.dataclass(frozen=True)
 class Flag:
     """One option: ``kind`` is a type or "switch"; ``low``/``high`` bound a
-    number (``open_low``: strictly above ``low``)."""
+    number (``open_low``: strictly above ``low``); ``repeat``: given any
+    number of times, a list (a list in files too)."""
 
     kind: object
     help: str
@@ -54,6 +56,7 @@ class Flag:
     high: float = None
     open_low: bool = False
     code: bool = False
+    repeat: bool = False
 
     def names_code(self, value):
         """Whether ``value`` would import code (a ``.keras`` file is data)."""
@@ -177,6 +180,9 @@ class TrainCommand:
     paper_defaults: dict
     flags: dict = dataclasses.field(default_factory=dict)
     hnc: bool = True
+    # "package.module:function": called with the resolved values (a dict)
+    # before TensorFlow loads; returns {dest: value} to use; ValueError: refused.
+    settle: str = None
 
     @property
     def script(self):
@@ -226,6 +232,9 @@ def build_parser(command, prog=None):
             if flag.kind == "switch":
                 group.add_argument(_option(dest), dest=dest, action="store_true",
                                    default=None, help=flag.help)
+            elif flag.repeat:
+                group.add_argument(_option(dest), dest=dest, type=flag.kind, default=None,
+                                   action="append", help=flag.help)
             else:
                 group.add_argument(_option(dest), dest=dest, type=flag.kind, default=None,
                                    choices=flag.choices, help=text)
@@ -257,6 +266,9 @@ def resolve(command, parser, argv, saved=None):
         flag.check(dest, value)
     if str(resolved.get("weights")).lower() == "none":
         resolved["weights"] = None
+    if command.settle:
+        module, _, name = command.settle.partition(":")
+        resolved.update(getattr(importlib.import_module(module), name)(dict(resolved)))
     return argparse.Namespace(**resolved)
 
 

@@ -1,9 +1,11 @@
 """The guides ``attention-train`` composes from its flags, in any
 combination: ``--masks`` (FSA), ``--p`` (Grad-CAM occlusion),
 ``--hnc-weight`` (HNC), ``--box-energy`` (boxes), ``--input-gradient``
-and ``--counterexamples`` (the data's ``ignore`` masks). Method guides are
-named by string and imported when used, as ``TrainCommand.trainer`` is, so
-``common`` imports no method package."""
+and ``--counterexamples`` (the data's ``ignore`` masks), then any
+registered guide by name (``--guide NAME --guide-arg NAME.key=value``,
+``common.guide_registry``), each declaring the annotations it reads
+(``reads``). Method guides are named by string and imported when used, as
+``TrainCommand.trainer`` is, so ``common`` imports no method package."""
 
 import importlib
 
@@ -24,15 +26,26 @@ def named(spec):
     return getattr(importlib.import_module(module), name)
 
 
+def registered_guides(args):
+    """[(name, guide)]: fresh instances of the ``--guide`` guides with their
+    ``--guide-arg`` arguments, in order (the run's ``--seed`` for a guide
+    that takes ``seed`` and is not given one)."""
+    from common.guide_registry import build
+    return build(getattr(args, "guide", None) or [], getattr(args, "guide_arg", None) or [],
+                 seed=getattr(args, "seed", None))
+
+
 def check_guide_flags(args):
-    """Box energy needs boxes that stay on their objects: no geometric
-    augmentation with it (said before the data loads)."""
-    if getattr(args, "box_energy", 0.0) and _box_region(args) == "boxes":
+    """The ``--guide`` guides are built once with their arguments, and a
+    guide that reads boxes (box energy) needs boxes that stay on their
+    objects: no geometric augmentation with it (said before the data loads)."""
+    flag = required_annotations(args).get("boxes")
+    if flag:
         moved = [f"--{name.replace('_', '-')}" for name in GEOMETRIC
                  if getattr(args, name, None) not in (None, 0.0, "none")]
         if moved:
-            raise ConfigError(f"--box-energy: the boxes do not move with {', '.join(moved)}; "
-                              "train box energy without geometric augmentation")
+            raise ConfigError(f"{flag}: the boxes do not move with {', '.join(moved)}; "
+                              "train a guide that reads boxes without geometric augmentation")
 
 
 def _box_region(args):
@@ -40,7 +53,8 @@ def _box_region(args):
 
 
 def guides_from_flags(args, data):
-    """The guides the flags ask for (HNC comes through ``hnc_options``)."""
+    """The guides the flags ask for (HNC comes through ``hnc_options``), then
+    the ``--guide`` guides in their order."""
     guides = []
     if getattr(args, "masks", None) == ATTEND:
         guides.append(named(FSA_GUIDE)(attend=True, weight=args.fsa_weight, reg=args.fsa_reg))
@@ -66,7 +80,7 @@ def guides_from_flags(args, data):
     if getattr(args, "counterexamples", 0.0):
         from common.counterexamples import Counterexamples
         guides.insert(0, Counterexamples(args.counterexamples, seed=args.seed))  # first
-    return guides
+    return guides + [guide for _, guide in registered_guides(args)]
 
 
 # flag -> the annotation of the data its guide reads
@@ -83,6 +97,10 @@ def required_annotations(args):
         needed.setdefault(ATTEND, "--box-energy-region attend")
     if getattr(args, "masks", None) == ATTEND:
         needed.setdefault(ATTEND, "--masks attend")
+    if getattr(args, "guide", None):
+        for name, guide in registered_guides(args):
+            for annotation in getattr(guide, "reads", ()) or ():
+                needed.setdefault(annotation, f"--guide {name}")
     return needed
 
 

@@ -4,8 +4,6 @@ made here, independently, on the same images; bad input is one line."""
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -15,19 +13,17 @@ import tensorflow as tf
 
 from common.cam import GradCAM
 from common.data.pipeline import decode_image
+from tests.fresh_process import python_process
 
 # One worker runs this file and builds its fixture once (pytest-xdist: a module
 # fixture is torn down whenever a worker waits for more tests, so it is session-scoped).
 pytestmark = pytest.mark.xdist_group("test_evaluate")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 10
 
 
 def _cli(*args):
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    return subprocess.run([sys.executable, "-m", "common.evaluate", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return python_process("-m", "common.evaluate", *args)
 
 
 def _test_images(data):

@@ -1,7 +1,6 @@
 """--data FORMAT:PATH: every benchmark reader on a tiny fixture in the
 dataset's own layout, row by row, and one malformed file per format."""
 
-import importlib.util
 import os
 
 import pytest
@@ -9,11 +8,7 @@ import pytest
 from common.data import formats
 from common.data.tables import DataError
 from common.training.cli import FORMATS
-
-_spec = importlib.util.spec_from_file_location(
-    "benchmark_fixtures", os.path.join(os.path.dirname(__file__), "benchmark_fixtures.py"))
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
+from tests.common import benchmark_fixtures as fixtures
 
 NAMES = ("cub", "cars", "aircraft", "food101", "caltech256", "statefarm", "stanford40",
          "ppmi", "imagenet", "voc2007", "auc")

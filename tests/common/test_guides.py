@@ -4,8 +4,6 @@ trailing-Softmax model and the toolkit's own builders; each guide's term in
 the combined step equals that guide's term computed alone on the same batch
 and weights (also under MirroredStrategy and mixed precision)."""
 
-import importlib.util
-import os
 
 import keras
 import numpy as np
@@ -19,11 +17,7 @@ from common.classifier import build_cam_classifier
 from common.networks import with_input_range
 from common.training.model_setup import compiled_loss
 from fsa.network import build_cam_network
-
-_spec = importlib.util.spec_from_file_location(
-    "user_networks", os.path.join(os.path.dirname(__file__), "user_networks.py"))
-user_networks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(user_networks)
+from tests.common import user_networks
 
 S, C, B = 32, 3, 6
 NETWORKS = {  # ImageNet models have stride 32: 64 px gives a 2 x 2 CAM grid

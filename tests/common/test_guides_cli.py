@@ -4,7 +4,6 @@ loads the Keras way after ``import common``."""
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -13,15 +12,13 @@ import pytest
 import yaml
 
 from common.train import COMMAND
+from tests.fresh_process import python_process
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _cli(*args):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, HERE])}
-    return subprocess.run([sys.executable, "-m", "common.train", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return python_process("-m", "common.train", *args, path=[HERE])
 
 
 def _masks(path, classes, size=64):

@@ -14,15 +14,14 @@ import yaml
 
 from common.train import COMMAND
 from common.training.entry import main
+from tests.fresh_process import python_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAST = ["--image-size", "16", "--batch-size", "64", "--verbose", "0", "--at-chance", "warn"]
 
 
-def _cli(args, **kwargs):
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    return subprocess.run([sys.executable, "-m", "common.train", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600, **kwargs)
+def _cli(args):
+    return python_process("-m", "common.train", *args)
 
 
 def test_baseline_run_writes_the_whole_run_folder(tmp_path, reloaded_predictions_match):
@@ -185,10 +184,8 @@ def test_numeric_flags_are_range_checked(capsys):
 
 def _quiet_cli(args, tmp_path):
     """The CLI as a user runs it: TensorFlow's log variable unset."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = ROOT
-    return subprocess.run([sys.executable, "-m", "common.train", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return python_process("-m", "common.train", *args, env={"TF_CPP_MIN_LOG_LEVEL": None},
+                          cwd=tmp_path)
 
 
 def test_user_errors_are_one_line_and_a_run_prints_no_tensorflow_logs(tmp_path, small_demo,

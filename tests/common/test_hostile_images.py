@@ -10,7 +10,6 @@ that stops working fails here instead of taking the machine's memory. The
 formats refused in this process, and the legitimate files that must still
 pass, are in test_hostile_image_formats.py."""
 
-import importlib.util
 import json
 import os
 import sys
@@ -19,12 +18,7 @@ import pytest
 
 from tests.common.hostile_image_files import (app_segments, declaring, png_file, ppm_file,
                                               real_jpeg, stray_byte_before_sof, tiff_file)
-
-_spec = importlib.util.spec_from_file_location(
-    "hostile", os.path.join(os.path.dirname(os.path.dirname(__file__)), "hostile.py"))
-hostile = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(hostile)
-run_capped, GIB = hostile.run_capped, hostile.GIB
+from tests.hostile import GIB, run_capped
 
 BIN = os.path.dirname(sys.executable)  # the virtual environment's console scripts
 NO_TF_RSS = 400 * 10 ** 6  # a reader without TensorFlow: about 210 MB resident

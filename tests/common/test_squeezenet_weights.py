@@ -3,8 +3,6 @@ file this test writes in PyTorch's zip layout (archive/data.pkl +
 archive/data/N, torchvision's key names) from known arrays."""
 
 import collections
-import importlib.util
-import os
 import sys
 
 import numpy as np
@@ -13,12 +11,7 @@ import pytest
 from common.backbones import build_backbone
 from common.backbones import squeezenet
 from common.backbones.torch_pickle import load_state
-
-_spec = importlib.util.spec_from_file_location(
-    "torch_files", os.path.join(os.path.dirname(__file__), "torch_files.py"))
-torch_files = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(torch_files)
-write_torch_zip = torch_files.write_torch_zip
+from tests.common.torch_files import write_torch_zip
 
 # torchvision squeezenet1_1: features.N -> (in, squeeze, expand1x1, expand3x3)
 FIRES = {3: (64, 16, 64, 64), 4: (128, 16, 64, 64), 6: (128, 32, 128, 128),

@@ -3,7 +3,6 @@ arrays, .json of wrong shapes), YAML with Python tags, annotation XML with
 entities, .mat files of unexpected structure, CSV and text files with huge
 fields. Each is refused with one line naming the file; no code runs."""
 
-import importlib.util
 import json
 import os
 import pickle
@@ -17,11 +16,7 @@ from common.data.tables import DataError, read_csv
 from common.io import read_yaml
 from common.training.cli import ConfigError
 from fsa.masks import load_masks
-
-_spec = importlib.util.spec_from_file_location(
-    "benchmark_fixtures", os.path.join(os.path.dirname(__file__), "benchmark_fixtures.py"))
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
+from tests.common import benchmark_fixtures as fixtures
 
 
 class Payload:

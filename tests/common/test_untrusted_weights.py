@@ -3,18 +3,12 @@ a truncated file, storages that do not match their tensors. Each is refused
 with one line naming the file, and none of its code runs."""
 
 import collections
-import importlib.util
-import os
 
 import numpy as np
 import pytest
 
 from common.backbones.torch_pickle import load_state
-
-_spec = importlib.util.spec_from_file_location(
-    "torch_files", os.path.join(os.path.dirname(__file__), "torch_files.py"))
-torch_files = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(torch_files)
+from tests.common import torch_files
 
 STATE = collections.OrderedDict(weight=np.arange(6, dtype="float32").reshape(2, 3),
                                 bias=np.ones(2, "float32"))

@@ -12,6 +12,7 @@ from common.cam import GradCAM
 from distraction.model import DistractionModel, build_distraction_model
 from common.training.entry import main
 from distraction.train import COMMAND
+from tests.common.test_losses import _reference as hnc_reference, network_cams
 
 SIZE = 24
 
@@ -112,9 +113,14 @@ def test_trainer_writes_erased_metrics_and_reloadable_model(
 
 
 def test_hnc_term_adds_to_occlusion_training():
+    """The HNC term is that of the occluded batch's CAMs (NumPy, starting weights)."""
     x, y = _batch()
     model = build_distraction_model(build_backbone("tiny", (SIZE, SIZE, 3)), 3, p=1.0,
                                     hnc_weight=0.5, hnc_k=1)
     model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    heatmaps = GradCAM(model.network)(x, class_index=y).numpy()
+    occluded = np.where(heatmaps[..., None] > 0.85, 0.0, x).astype("float32")
+    expected = 0.5 * hnc_reference(network_cams(model.network, occluded), y, 1, "mse")
     history = model.fit(tf.data.Dataset.from_tensors((x, y)), epochs=1, verbose=0).history
-    assert history["occluded"] == [1.0] and history["hnc_loss"][0] > 0
+    assert history["occluded"] == [1.0]
+    assert history["hnc_loss"][0] == pytest.approx(expected, rel=1e-4)

@@ -6,8 +6,8 @@ import pytest
 
 from common.wsol_accumulators import BoxAccuracy, LocalizationCounts, PixelPrecision
 from common.wsol_metrics import localization_accuracy, max_box_acc, pixel_average_precision
-from fam.wsol_reference import box_accuracy
-from fam.wsol_reference import pixel_average_precision as reference_pxap
+from bench.wsol_reference import box_accuracy
+from bench.wsol_reference import pixel_average_precision as reference_pxap
 
 
 def _batches(count, size):

@@ -113,7 +113,7 @@ def test_localization_accuracy():
 
 def test_box_accuracy_is_the_protocols_at_every_threshold_on_maps_with_many_contours():
     from bench.wsol_metrics import map_mix
-    from fam.wsol_reference import box_accuracy
+    from bench.wsol_reference import box_accuracy
     maps, gts = map_mix(18, 64, seed=3)
     for multi in (True, False):
         got = max_box_acc(maps, gts, cam_curve_interval=0.01, multi_contour=multi)
@@ -128,7 +128,7 @@ def test_box_accuracy_is_the_protocols_with_empty_levels_holes_and_a_box_at_the_
     origin), a ring whose hole is the best box, blobs touching the edges,
     checkerboard pixels (8-connected foreground, 4-connected holes), and a
     map whose buffer shape differs from the previous one's."""
-    from fam.wsol_reference import box_accuracy
+    from bench.wsol_reference import box_accuracy
     ring = np.zeros((30, 40))
     ring[5:25, 5:35] = 1.0
     ring[9:21, 9:31] = 0.0
@@ -155,7 +155,7 @@ def test_ground_truth_boxes_are_rescaled_and_truncated_as_the_protocol_does(tmp_
     import pandas as pd
 
     from common.wsol_accumulators import scaled_boxes
-    from fam.wsol_reference import resize_bbox
+    from bench.wsol_reference import resize_bbox
     rng = np.random.default_rng(0)
     paths, boxes = [], []
     for i, (w, h) in enumerate([(37, 53), (500, 333), (91, 91)]):
@@ -174,7 +174,7 @@ def test_pixel_average_precision_analytic_cases_and_against_scikit_learn(tmp_pat
     from sklearn.metrics import average_precision_score
 
     from common.wsol_metrics import pixel_average_precision, read_mask
-    from fam.wsol_reference import pixel_average_precision as reference
+    from bench.wsol_reference import pixel_average_precision as reference
     rng = np.random.default_rng(1)
     masks = [(rng.random((20, 30)) < 0.3).astype(np.uint8) for _ in range(3)]
     masks[0][:2] = 255  # ignored pixels

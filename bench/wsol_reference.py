@@ -1,8 +1,9 @@
 """A line-by-line port of the WSOL protocol's reference code (Choe et al.,
 CVPR 2020, clovaai/wsolevaluation ``evaluation.py``: ``resize_bbox``,
 ``compute_bboxes_from_scoremaps``, ``BoxEvaluator``, ``MaskEvaluator``),
-kept as the slow reference that ``common.wsol_metrics`` is tested and benchmarked
-against. Not used by the toolkit itself."""
+kept as the slow reference that ``common.wsol_metrics`` is tested (tests/fam)
+and benchmarked (bench/wsol_metrics.py) against; not part of the installed
+toolkit."""
 
 import cv2
 import numpy as np
