@@ -14,6 +14,7 @@ backbone at 64 px. metrics.json adds top-1, top-5 and mAP.
 from common.data.fashion_mnist import locate as locate_fashion_mnist
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
+from common.training.guide_flags import HNC
 
 POOLINGS = ("gap_gmp", "gap", "gmp")  # agnet.model.POOLINGS
 INTER_ATTENTION = ("softmax", "sum")  # agnet.layers.NORMALIZATIONS
@@ -42,7 +43,7 @@ METHOD_DEFAULTS = {"num_primary": 8, "regions": "cached", "region_cache": None,
 COMMAND = TrainCommand(
     method="agnet", description=__doc__, trainer="agnet.trainer:AgnetTrainer",
     demo_data="demo:fashion" if locate_fashion_mnist() else "demo:digits",
-    flags=FLAGS, hnc=False,
+    flags=FLAGS, former=tuple(HNC.defaults),  # runs before HNC left the base flags
     demo_defaults={**METHOD_DEFAULTS, "epochs": 8, "batch_size": 32, "image_size": 64,
                    "backbone": "tiny", "optimizer": "adam", "lr": 1e-3},
     paper_defaults={**METHOD_DEFAULTS, "epochs": 50, "batch_size": 8, "image_size": 224,

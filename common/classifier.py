@@ -7,7 +7,7 @@ import tensorflow as tf
 from common.cam import find_layer, functional_view, tap_model
 from common.cam_sources import describe_heads, find_cam_source, log_probabilities, output_kind
 from common.global_batch import as_sum_and_count, sum_over_replicas
-from common.guidance import HomogeneousNegativeCam, Step
+from common.guidance import Step, guides_of_saved_keys
 from common.guide_checks import check_annotations, check_network, declared_names
 from common.keras_compat import DistributedBuildFix, reducible_logs
 
@@ -57,13 +57,9 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
         feature_layer: layer name for the CAMs / Grad-CAM (default: the
             head's, see ``common.cam_sources``; else the last 4-D layer).
         cam_source: a ``common.cam_sources.CamSource`` for other heads.
-        hnc_weight, hnc_k, hnc_variant, hnc_temperature: shorthand for a
-            ``HomogeneousNegativeCam`` guide (off at 0).
     """
 
-    def __init__(self, network, guides=(), feature_layer=None, cam_source=None,
-                 hnc_weight=0.0, hnc_k=None, hnc_variant="mse", hnc_temperature=1.0,
-                 **kwargs):
+    def __init__(self, network, guides=(), feature_layer=None, cam_source=None, **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.feature_layer = feature_layer
@@ -75,13 +71,7 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
             or _last_feature_layer(view)
         # Without a 4-D layer (an MLP) only guides that need no features can train it.
         self._views = [view, tap_model(view, layer) if layer is not None else None]
-        self.hnc_options = {"hnc_weight": float(hnc_weight), "hnc_k": hnc_k,
-                            "hnc_variant": hnc_variant, "hnc_temperature": float(hnc_temperature)}
-        guides = list(guides)
-        if hnc_weight:
-            guides.append(HomogeneousNegativeCam(hnc_weight, hnc_k, hnc_variant,
-                                                 hnc_temperature))
-        self.guides = guides
+        self.guides = guides = list(guides)
         for guide in guides:
             if guide.needs_cams and self.cam_source is None:
                 raise ValueError(f"{type(guide).__name__} needs class activation maps, and "
@@ -274,11 +264,19 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
         return {**self.base_config(),
                 "guides": [keras.saving.serialize_keras_object(g) for g in self.guides]}
 
+    def other_guides_config(self):
+        """The guides after a preset's own first one, serialised (a preset's
+        ``guides`` entry: its own guide is saved as its arguments)."""
+        return [keras.saving.serialize_keras_object(g) for g in self.guides[1:]]
+
     @classmethod
     def from_config(cls, config):
+        """Also revives configs saved before: their guide arguments under
+        older names (``guides_of_saved_keys``) become guides after the saved ones."""
         config = dict(config)
         config["network"] = keras.saving.deserialize_keras_object(config["network"])
-        if "guides" in config:
-            config["guides"] = [keras.saving.deserialize_keras_object(g)
-                                for g in config["guides"]]
+        guides = [keras.saving.deserialize_keras_object(g) for g in config.get("guides", ())]
+        guides += guides_of_saved_keys(config)
+        if guides or "guides" in config:
+            config["guides"] = guides
         return cls(**config)

@@ -172,6 +172,18 @@ class HomogeneousNegativeCam(Guide):
                 "temperature": self.temperature}
 
 
+SAVED_HNC_KEYS = ("hnc_weight", "hnc_k", "hnc_variant", "hnc_temperature")
+
+
+def guides_of_saved_keys(config):
+    """Pops the ``hnc_*`` keys that configs saved before HNC became a guide
+    hold (``GuidedClassifier`` and the method models took them as
+    arguments) and returns the ``HomogeneousNegativeCam`` they asked for:
+    [] when its weight is 0 or there are none."""
+    options = {key[len("hnc_"):]: config.pop(key) for key in SAVED_HNC_KEYS if key in config}
+    return [HomogeneousNegativeCam(**options)] if options.get("weight") else []
+
+
 @keras.saving.register_keras_serializable(package="common")
 class BoxEnergy(Guide):
     """The energy loss of Rao et al. ("Studying how to efficiently and

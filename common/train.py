@@ -9,6 +9,7 @@ ignore masks), and any installed guide by name: --guide NAME with
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
+from common.training.guide_flags import HNC
 
 FLAGS = {
     "network": Flag(str, "your own classifier instead of --backbone -> GAP -> Dense: "
@@ -61,7 +62,8 @@ GUIDE_DEFAULTS = {"network": None, "network_input": "0-1", "masks": None, "p": 0
                   "gradcam_penalty": 0.0, "counterexamples": 0.0, "guide": [], "guide_arg": []}
 COMMAND = TrainCommand(
     method="common", description=__doc__, trainer="common.training.trainer:Trainer",
-    demo_data="demo:digits", flags=FLAGS, settle="common.guide_registry:settle",
+    demo_data="demo:digits", flags=FLAGS, shared=(HNC,),
+    settle="common.guide_registry:settle",
     demo_defaults={**GUIDE_DEFAULTS, "epochs": 5, "batch_size": 32, "image_size": 32,
                    "backbone": "tiny", "lr": 1e-3, "fsa_weight": 1.0, "fsa_reg": 0.05},
     paper_defaults={**GUIDE_DEFAULTS, "epochs": 50, "batch_size": 32, "image_size": 224,

@@ -10,6 +10,7 @@ the test set with random erasing (seeded: both arms see the same images).
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
+from common.training.guide_flags import HNC
 
 MODES = ("zero", "one", "random")  # distraction.occlusion.MODES
 FLAGS = {
@@ -25,7 +26,7 @@ METHOD_DEFAULTS = {"p": 0.25, "threshold": 0.85, "occlusion": "zero", "oversampl
                    "optimizer": "adam", "epsilon": 7e-7}
 COMMAND = TrainCommand(
     method="distraction", description=__doc__, trainer="distraction.trainer:DistractionTrainer",
-    demo_data="demo:digits", flags=FLAGS,
+    demo_data="demo:digits", flags=FLAGS, shared=(HNC,),
     demo_defaults={**METHOD_DEFAULTS, "epochs": 5, "batch_size": 32, "image_size": 32,
                    "backbone": "tiny", "lr": 1e-3, "rotation": 10.0},
     paper_defaults={**METHOD_DEFAULTS, "epochs": 30, "batch_size": 16, "image_size": 224,

@@ -6,10 +6,11 @@ import pandas as pd
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
 from common.training.cli import ConfigError
+from common.training.guide_flags import shared_guides
 from common.training.metrics import classification_metrics
 from common.training.progress import batches
 from common.training.sharded_predict import Shard
-from common.training.trainer import Trainer, hnc_options
+from common.training.trainer import Trainer
 from distraction.model import DistractionModel
 from distraction.robustness import erase
 
@@ -36,7 +37,8 @@ class DistractionTrainer(Trainer):
 
     def build_model(self, args, network, data):
         return DistractionModel(network, p=args.p, threshold=args.threshold,
-                                mode=args.occlusion, seed=args.seed, **hnc_options(args))
+                                mode=args.occlusion, seed=args.seed,
+                                guides=shared_guides(args))
 
     def extra_metrics(self, args, network, data, probabilities, shard=None):
         return {"erased": erased_metrics(network, data.test, data.classes, args.image_size,

@@ -83,15 +83,15 @@ class FamModel(GuidedClassifier):
     """Trains a FAM network with ``CE + lambda_spa L_spa + lambda_div L_div``
     (a ``FamRegularisers`` guide); both terms show in the progress bar and
     history. The step taps the backbone's feature map once; the losses
-    re-apply the cheap head layers to it. Its CAMs (for HNC and other
-    guides) are FAM's own class maps (``fam.guide.FamMaps``)."""
+    re-apply the cheap head layers to it. ``guides`` (kept and saved) come
+    after it; their CAMs (HNC's, ...) are FAM's own class maps
+    (``fam.guide.FamMaps``)."""
 
-    def __init__(self, network, lambda_spa=0.04, lambda_div=0.01, **kwargs):
-        kwargs.pop("guides", None)
+    def __init__(self, network, lambda_spa=0.04, lambda_div=0.01, guides=(), **kwargs):
         kwargs.setdefault("feature_layer", producing_layer(
             network.get_layer("foreground").input).name)
         source = FamMaps(network, network.get_layer(kwargs["feature_layer"]))
-        super().__init__(network, guides=[FamRegularisers(lambda_spa, lambda_div)],
+        super().__init__(network, guides=[FamRegularisers(lambda_spa, lambda_div), *guides],
                          cam_source=source, **kwargs)
         self.lambda_spa, self.lambda_div = float(lambda_spa), float(lambda_div)
 
@@ -99,8 +99,8 @@ class FamModel(GuidedClassifier):
         return self.cam_source.cams(features)
 
     def get_config(self):
-        return {**self.base_config(), **self.hnc_options, "lambda_spa": self.lambda_spa,
-                "lambda_div": self.lambda_div}
+        return {**self.base_config(), "lambda_spa": self.lambda_spa,
+                "lambda_div": self.lambda_div, "guides": self.other_guides_config()}
 
 
 def build_fam(backbone, num_classes, num_templates=3, num_parts=5, lambda_spa=0.04,

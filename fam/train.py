@@ -12,6 +12,7 @@ and evaluates the true class's CAM as its map.
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
+from common.training.guide_flags import HNC
 
 FLAGS = {
     "num_templates": Flag(int, "memory templates N", low=1),
@@ -29,7 +30,7 @@ METHOD_DEFAULTS = {"num_templates": 3, "num_parts": 5, "lambda_spa": 0.04, "lamb
                    "class_balanced": False}
 COMMAND = TrainCommand(
     method="fam", description=__doc__, trainer="fam.trainer:FamTrainer",
-    demo_data="demo:wsol", flags=FLAGS,
+    demo_data="demo:wsol", flags=FLAGS, shared=(HNC,),
     demo_defaults={**METHOD_DEFAULTS, "epochs": 8, "batch_size": 32, "image_size": 64,
                    "backbone": "tiny", "lr": 1e-3},
     paper_defaults={**METHOD_DEFAULTS, "epochs": 50, "batch_size": 32, "image_size": 224,

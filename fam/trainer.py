@@ -1,6 +1,7 @@
 """The FAM hooks of the training harness (``python -m fam.train``)."""
 
-from common.training.trainer import Trainer, hnc_options
+from common.training.guide_flags import shared_guides
+from common.training.trainer import Trainer
 from fam.localization import evaluate_localization
 from fam.model import FamModel, build_fam_network
 
@@ -17,7 +18,7 @@ class FamTrainer(Trainer):
         if args.baseline:
             return super().build_model(args, network, data)
         return FamModel(network, lambda_spa=args.lambda_spa, lambda_div=args.lambda_div,
-                        **hnc_options(args))
+                        guides=shared_guides(args))
 
     def class_weight(self, args, data):
         if not args.class_balanced:

@@ -10,7 +10,7 @@ from common.guidance import Guide
 from common.receptive_field import receptive_field_or_centres
 from fsa.losses import FITS, fsa_fit, fsa_loss
 from fsa.mask_checks import check_masks
-from fsa.masks import masks_on_grid
+from fsa.masks import load_masks, masks_on_grid
 
 
 @keras.saving.register_keras_serializable(package="fsa")
@@ -64,6 +64,14 @@ class ForcedSpatialAttention(Guide):
         self.on_grid = bool(on_grid)
         self.stage = None
         self.cam_alive = False
+
+    @classmethod
+    def from_mask_file(cls, path, classes, **kwargs):
+        """The guide of the mask set in ``path`` (.npz or .json,
+        ``fsa.masks.load_masks``) for the data's ``classes``; ``kwargs`` go
+        to the constructor."""
+        masks, counts = load_masks(path, classes)
+        return cls(masks, counts, **kwargs)
 
     def attach(self, model):
         layer = model.cam_source.feature_layer

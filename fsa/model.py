@@ -12,19 +12,19 @@ from fsa.network import build_squeezenet
 @keras.saving.register_keras_serializable(package="fsa")
 class FsaModel(GuidedClassifier):
     """The FSA paper's training model: a ``GuidedClassifier`` with one
-    ``ForcedSpatialAttention`` guide (and HNC through ``hnc_weight``); the
-    deployable model is ``model.network``. Its arguments (and the files
-    saved by earlier versions) are the guide's under the paper's names:
-    ``lambda_fsa`` is its weight (0: cross-entropy only), ``lambda_reg`` its
-    reg; ``self.stage`` is the guide's stage variable.
+    ``ForcedSpatialAttention`` guide, then ``guides`` (kept and saved, e.g.
+    ``common.HomogeneousNegativeCam``); the deployable model is
+    ``model.network``. Its arguments (and the files saved by earlier
+    versions) are the guide's under the paper's names: ``lambda_fsa`` is its
+    weight (0: cross-entropy only), ``lambda_reg`` its reg; ``self.stage`` is
+    the guide's stage variable.
     """
 
     def __init__(self, network, masks, counts, stage=1, lambda_fsa=10.0, lambda_reg=0.2,
-                 fit_loss="bce", mask_peak="one", on_grid=False, **kwargs):
-        kwargs.pop("guides", None)
+                 fit_loss="bce", mask_peak="one", on_grid=False, guides=(), **kwargs):
         guide = ForcedSpatialAttention(masks, counts, lambda_fsa, lambda_reg, stage, fit_loss,
                                        mask_peak, on_grid)
-        super().__init__(network, guides=[guide], **kwargs)
+        super().__init__(network, guides=[guide, *guides], **kwargs)
         self.fsa_options = {"lambda_fsa": float(lambda_fsa), "lambda_reg": float(lambda_reg),
                             "fit_loss": fit_loss, "mask_peak": mask_peak}
 
@@ -51,9 +51,9 @@ class FsaModel(GuidedClassifier):
 
     def get_config(self):
         guide = self.fsa.get_config()
-        return {**self.base_config(), **self.hnc_options, **self.fsa_options,
-                "masks": guide["masks"], "counts": guide["counts"], "on_grid": True,
-                "stage": guide["stage"]}
+        return {**self.base_config(), **self.fsa_options, "masks": guide["masks"],
+                "counts": guide["counts"], "on_grid": True, "stage": guide["stage"],
+                "guides": self.other_guides_config()}
 
 
 class StageSwitch(keras.callbacks.Callback):

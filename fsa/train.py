@@ -21,6 +21,7 @@ mask set, trained from scratch with AdamW lr 3e-4, 6 + 6 epochs.
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
+from common.training.guide_flags import HNC
 
 VARIANTS = ("ce", "mse", "stage1", "stage2", "fsa")
 FITS = ("bce", "mse")  # fsa.losses.FITS
@@ -44,7 +45,7 @@ METHOD_DEFAULTS = {"variant": "fsa", "masks": None, "momentum": 0.9, "weight_dec
                    "mask_peak": "one"}
 COMMAND = TrainCommand(
     method="fsa", description=__doc__, trainer="fsa.trainer:FsaTrainer",
-    demo_data="demo:where", flags=FLAGS,
+    demo_data="demo:where", flags=FLAGS, shared=(HNC,),
     demo_defaults={**METHOD_DEFAULTS, "batch_size": 32, "image_size": 96,
                    "optimizer": "adam", "lr": 3e-4, "lambda_fsa": 1.0, "lambda_reg": 0.05,
                    "stage1_epochs": 6, "stage2_epochs": 6},

@@ -5,7 +5,8 @@ import sys
 
 from common.errors import printable, quoted
 from common.training.cli import ConfigError
-from common.training.trainer import Trainer, hnc_options
+from common.training.guide_flags import shared_guides
+from common.training.trainer import Trainer
 from fsa.masks import load_masks, small_masks
 from fsa.model import FsaModel, StageSwitch
 from fsa.monitor import DeadCamMonitor
@@ -42,7 +43,7 @@ class FsaTrainer(Trainer):
                          lambda_fsa=0.0 if args.variant == "ce" else args.lambda_fsa,
                          lambda_reg=0.0 if args.variant == "mse" else args.lambda_reg,
                          fit_loss=args.fit_loss, mask_peak=args.mask_peak,
-                         **hnc_options(args))
+                         guides=shared_guides(args))
         self.counts = dict(zip(data.classes, counts))
         grid = model.masks.shape[2:]
         for name in small_masks(model.masks, counts, data.classes):

@@ -118,13 +118,11 @@ def demo_settings(tmp_path_factory):
     defaults, so ``--data small.csv`` trains like the demo (not the paper)."""
     import yaml
 
-    from common.training.cli import BASE_DEFAULTS
-
     def make(command):
         path = tmp_path_factory.mktemp("settings") / f"{command.method}.yaml"
         # A few steps on a few images can end at chance: that is not what these
         # tests check (tests/test_chance_guard.py does).
-        demo = {**BASE_DEFAULTS, **command.demo_defaults, "weights": "none",
+        demo = {**command.base_defaults(), **command.demo_defaults, "weights": "none",
                 "at_chance": "warn"}
         for run_specific in ("output", "resume", "val_data", "verbose", "strategy"):
             demo.pop(run_specific, None)

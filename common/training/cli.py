@@ -149,21 +149,25 @@ GROUPS = {
                             "(needs the export extra)"),
     },
 }
-# The homogeneous negative CAM loss, for trainers whose models have CAMs.
-HNC_GROUP = {
-    "hnc_weight": Flag(float, "weight of the homogeneous negative CAM loss (0: off)", low=0.0),
-    "hnc_k": Flag(int, "negative classes per image in the HNC loss (default: all)", low=1),
-    "hnc_variant": Flag(str, "HNC loss variant", ("mse", "kd")),
-}
-HNC_DEFAULTS = {"hnc_weight": 0.0, "hnc_k": None, "hnc_variant": "mse"}
+
+
+@dataclasses.dataclass(frozen=True)
+class FlagGroup:
+    """Flags shared by several trainers under one title, with their
+    defaults (a guide's flags, ``common.training.guide_flags``)."""
+
+    title: str
+    flags: dict
+    defaults: dict
+
+
 BASE_DEFAULTS = {"val_data": None, "output": None, "weights": None, "seed": 0,
                  "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0, "epsilon": 1e-7,
                  "flip": "none", "rotation": 0.0, "translation": 0.0, "zoom": 0.0,
                  "brightness": "none", "channel_shift": 0.0, "crop_from": None,
                  "strategy": "auto", "mixed_precision": False, "jit_compile": False,
                  "resume": False, "skip_bad_images": False, "verbose": 1, "export": "none",
-                 "keep": "best", "keep_metric": "val_accuracy", "at_chance": "fail",
-                 **HNC_DEFAULTS}
+                 "keep": "best", "keep_metric": "val_accuracy", "at_chance": "fail"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +183,10 @@ class TrainCommand:
     demo_defaults: dict
     paper_defaults: dict
     flags: dict = dataclasses.field(default_factory=dict)
-    hnc: bool = True
+    shared: tuple = ()  # FlagGroups shown before the method's own flags
+    # keys that runs of earlier versions wrote in config.yaml and that are no
+    # longer this command's flags: --resume reads and drops them
+    former: tuple = ()
     # "package.module:function": called with the resolved values (a dict)
     # before TensorFlow loads; returns {dest: value} to use; ValueError: refused.
     settle: str = None
@@ -195,14 +202,18 @@ class TrainCommand:
 
     def groups(self):
         groups = dict(GROUPS)
-        if self.hnc:
-            groups["homogeneous negative CAM loss"] = HNC_GROUP
+        groups.update({group.title: group.flags for group in self.shared})
         if self.flags:
             groups[self.method] = self.flags
         return groups
 
     def all_flags(self):
         return {dest: flag for group in self.groups().values() for dest, flag in group.items()}
+
+    def base_defaults(self):
+        """The defaults of every mode: BASE_DEFAULTS and the shared groups'."""
+        return {**BASE_DEFAULTS, **{k: v for group in self.shared
+                                    for k, v in group.defaults.items()}}
 
 
 def program(script, module):
@@ -211,8 +222,8 @@ def program(script, module):
     return script if os.path.basename(sys.argv[0] or "") == script else f"python -m {module}"
 
 
-def _describe(dest, demo, paper):
-    d, p = demo.get(dest, BASE_DEFAULTS.get(dest)), paper.get(dest, BASE_DEFAULTS.get(dest))
+def _describe(dest, demo, paper, base):
+    d, p = demo.get(dest, base.get(dest)), paper.get(dest, base.get(dest))
     if d is None and p is None:
         return ""
     return f" (default: {d})" if d == p else f" (default: {d} in the demo, {p} with --data)"
@@ -228,7 +239,8 @@ def build_parser(command, prog=None):
     for title, flags in command.groups().items():
         group = parser.add_argument_group(title)
         for dest, flag in flags.items():
-            text = flag.help + _describe(dest, command.demo_defaults, command.paper_defaults)
+            text = flag.help + _describe(dest, command.demo_defaults, command.paper_defaults,
+                                         command.base_defaults())
             if flag.kind == "switch":
                 group.add_argument(_option(dest), dest=dest, action="store_true",
                                    default=None, help=flag.help)
@@ -256,7 +268,7 @@ def resolve(command, parser, argv, saved=None):
     data = str(layered.get("data") or "")
     paper = bool(data) and not data.startswith("demo:")  # a demo keeps the demo's settings
     defaults = command.paper_defaults if paper else command.demo_defaults
-    resolved = {**BASE_DEFAULTS, **defaults, **layered}
+    resolved = {**command.base_defaults(), **defaults, **layered}
     for dest, flag in flags.items():
         resolved.setdefault(dest, None)
         value = resolved[dest]

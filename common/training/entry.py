@@ -28,8 +28,8 @@ def parse(command, argv=None):
         runfolder.prepare(command_line.output, resume=True)
         path = runfolder.run_file(command_line.output, "config.yaml")
         # What this command itself writes there: its flags and every default.
-        known = {*command.all_flags(), *cli.BASE_DEFAULTS, *command.demo_defaults,
-                 *command.paper_defaults, "resume"}
+        known = {*command.all_flags(), *command.base_defaults(), *command.demo_defaults,
+                 *command.paper_defaults, *command.former, "resume"}
         saved = read_yaml(path)
         made_by = saved.get("method") if isinstance(saved, dict) else None
         if made_by and made_by != command.method:  # it would rewrite another method's run
@@ -38,7 +38,8 @@ def parse(command, argv=None):
                 f"({'attention-train' if made_by == 'common' else f'{made_by}-train'}), "
                 f"not of {command.script}; resume it with that command")
         saved = config_values(saved, known, f"--resume: '{path}'")
-        saved = {k: v for k, v in saved.items() if k not in ("resume", "method")}
+        saved = {k: v for k, v in saved.items()
+                 if k not in ("resume", "method", *command.former)}
         # The run's other files, read as data before anything starts.
         runfolder.read_backup_metadata(os.path.join(command_line.output, "backup"))
         history = os.path.join(command_line.output, "history.csv")

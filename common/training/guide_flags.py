@@ -1,29 +1,36 @@
 """The guides ``attention-train`` composes from its flags, in any
 combination: ``--masks`` (FSA), ``--p`` (Grad-CAM occlusion),
-``--hnc-weight`` (HNC), ``--box-energy`` (boxes), ``--input-gradient``
-and ``--counterexamples`` (the data's ``ignore`` masks), then any
+``--box-energy`` (boxes), ``--input-gradient`` and ``--counterexamples``
+(the data's ``ignore`` masks), ``--hnc-weight`` (HNC, a flag group the
+method trainers share: ``HNC``, ``shared_guides``), then any
 registered guide by name (``--guide NAME --guide-arg NAME.key=value``,
 ``common.guide_registry``), each declaring the annotations it reads
-(``reads``). Method guides are named by string and imported when used, as
-``TrainCommand.trainer`` is, so ``common`` imports no method package."""
-
-import importlib
-
-import numpy as np
+(``reads``). The method packages' guides are found by their registered
+names (``common.guide_registry``) when used, so ``common`` names no method
+package."""
 
 from common.data.image_header import file_size
-from common.training.cli import ConfigError
+from common.training.cli import ConfigError, Flag, FlagGroup
 
-FSA_GUIDE = "fsa.guide:ForcedSpatialAttention"
-FSA_MASKS = "fsa.masks:load_masks"
-OCCLUSION_GUIDE = "distraction.guide:GradCamOcclusion"
 ATTEND = "attend"  # --masks attend: FSA fits each image's attend mask
 GEOMETRIC = ("flip", "rotation", "translation", "zoom", "crop_from")
+# The homogeneous negative CAM loss (common.HomogeneousNegativeCam), for the
+# trainers whose models have CAMs (TrainCommand.shared); cheap to import.
+HNC = FlagGroup("homogeneous negative CAM loss", {
+    "hnc_weight": Flag(float, "weight of the homogeneous negative CAM loss (0: off)", low=0.0),
+    "hnc_k": Flag(int, "negative classes per image in the HNC loss (default: all)", low=1),
+    "hnc_variant": Flag(str, "HNC loss variant", ("mse", "kd")),
+}, {"hnc_weight": 0.0, "hnc_k": None, "hnc_variant": "mse"})
 
 
-def named(spec):
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+def registered_class(name):
+    """The guide class registered as ``name`` (``fsa``, ``occlusion``, ...)."""
+    from common.guide_registry import GROUP, registered
+    points = registered()
+    if name not in points:
+        raise ConfigError(f"no guide '{name}' is installed in the entry-point group {GROUP}: "
+                          "reinstall the toolkit (pip install -e .)")
+    return points[name].load()
 
 
 def registered_guides(args):
@@ -52,19 +59,28 @@ def _box_region(args):
     return getattr(args, "box_energy_region", None) or "boxes"
 
 
+def shared_guides(args):
+    """The guides of the shared flag groups (``HNC``), which every trainer
+    offering them adds after its own."""
+    if not getattr(args, "hnc_weight", 0.0):
+        return []
+    from common.guidance import HomogeneousNegativeCam
+    return [HomogeneousNegativeCam(args.hnc_weight, args.hnc_k, args.hnc_variant or "mse")]
+
+
 def guides_from_flags(args, data):
-    """The guides the flags ask for (HNC comes through ``hnc_options``), then
-    the ``--guide`` guides in their order."""
+    """The guides the flags ask for, then the ``--guide`` guides in their
+    order, then the shared groups' (HNC)."""
     guides = []
     if getattr(args, "masks", None) == ATTEND:
-        guides.append(named(FSA_GUIDE)(attend=True, weight=args.fsa_weight, reg=args.fsa_reg))
+        guides.append(registered_class("fsa")(attend=True, weight=args.fsa_weight,
+                                              reg=args.fsa_reg))
     elif getattr(args, "masks", None):
-        masks, counts = named(FSA_MASKS)(args.masks, data.classes)
-        guides.append(named(FSA_GUIDE)(masks, counts, weight=args.fsa_weight,
-                                       reg=args.fsa_reg))
+        guides.append(registered_class("fsa").from_mask_file(
+            args.masks, data.classes, weight=args.fsa_weight, reg=args.fsa_reg))
     if getattr(args, "p", 0.0):
-        guides.append(named(OCCLUSION_GUIDE)(args.p, args.threshold, args.occlusion,
-                                             args.seed))
+        guides.append(registered_class("occlusion")(args.p, args.threshold, args.occlusion,
+                                                    args.seed))
     if getattr(args, "box_energy", 0.0):
         from common.guidance import BoxEnergy
         guides.append(BoxEnergy(args.box_energy, _box_region(args)))
@@ -80,7 +96,7 @@ def guides_from_flags(args, data):
     if getattr(args, "counterexamples", 0.0):
         from common.counterexamples import Counterexamples
         guides.insert(0, Counterexamples(args.counterexamples, seed=args.seed))  # first
-    return guides + [guide for _, guide in registered_guides(args)]
+    return guides + [guide for _, guide in registered_guides(args)] + shared_guides(args)
 
 
 # flag -> the annotation of the data its guide reads
@@ -121,6 +137,7 @@ def check_annotations(args, table, source):
 def mask_paths(table, name):
     """The table's mask files of annotation ``name`` (empty: none; checked
     with the images by ``common.data.validate``)."""
+    import numpy as np
     return table[name].to_numpy().astype(str) if name in table else np.full(len(table), "")
 
 
@@ -128,6 +145,7 @@ def normalised_boxes(table):
     """(N, M, 4) float32 ``[y1, x1, y2, x2]`` in [0, 1] from the table's pixel
     ``boxes`` (``x0, y0, x1, y1`` on the image file) and each image's size
     read from its header; rows of zeros pad images with fewer boxes."""
+    import numpy as np
     most = max(1, max((len(b) for b in table["boxes"]), default=1))
     out = np.zeros((len(table), most, 4), np.float32)
     for row, (path, boxes) in enumerate(zip(table["path"], table["boxes"])):

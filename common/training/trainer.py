@@ -6,7 +6,7 @@ and ``extra_inputs`` (data), ``augmentation``, then inside
 ``metrics``; then ``callbacks``, ``class_weight``, ``snapshot_classes`` and
 ``feature_layer`` (the CAM snapshots), ``fit``, ``export``, ``extra_metrics``
 and ``failure``. The defaults train the
-plain CAM classifier (backbone -> GAP -> Dense) with the optional HNC loss.
+plain CAM classifier (backbone -> GAP -> Dense) with the guides of the flags.
 """
 
 import keras
@@ -27,12 +27,6 @@ def make_optimizer(name, lr, momentum=0.9, weight_decay=0.0, epsilon=1e-7):
     if name == "sgd":
         return keras.optimizers.SGD(lr, momentum=momentum, weight_decay=decay)
     return keras.optimizers.Adam(lr, epsilon=epsilon, weight_decay=decay)
-
-
-def hnc_options(args):
-    """The GuidedClassifier keyword arguments of the HNC flags."""
-    return {"hnc_weight": args.hnc_weight or 0.0, "hnc_k": args.hnc_k,
-            "hnc_variant": args.hnc_variant or "mse"}
 
 
 def parse_brightness(value):
@@ -94,8 +88,7 @@ class Trainer:
     def build_model(self, args, network, data):
         """The model ``fit`` trains: a GuidedClassifier around ``network`` with
         the guides of the flags (``common.training.guide_flags``)."""
-        return GuidedClassifier(network, guides=guides_from_flags(args, data),
-                                **hnc_options(args))
+        return GuidedClassifier(network, guides=guides_from_flags(args, data))
 
     def metrics(self, args, multi_label):
         return ["binary_accuracy"] if multi_label else ["accuracy"]

@@ -59,3 +59,13 @@ def test_the_geometric_flags_reach_the_region_augmentation(tmp_path, capsys):
         main(COMMAND, ["--brightness", "0.5,1.5", "--output", str(tmp_path / "other")])
     assert stop.value.code == 2 and "--brightness: AG-Net's augmentation" in \
         capsys.readouterr().err
+
+
+def test_a_run_saved_with_the_old_hnc_defaults_resumes(tmp_path):
+    """agnet runs written before HNC left the base flags hold hnc_* keys in
+    config.yaml: --resume reads the run's settings and drops those."""
+    from common.training.entry import parse
+    (tmp_path / "config.yaml").write_text(
+        "method: agnet\nepochs: 3\nhnc_weight: 0.0\nhnc_k: null\nhnc_variant: mse\n")
+    args = parse(COMMAND, ["--resume", "--output", str(tmp_path)])
+    assert args.epochs == 3 and not hasattr(args, "hnc_weight")

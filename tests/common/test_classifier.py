@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from common.backbones import build_backbone
 from common.classifier import GuidedClassifier, build_cam_classifier
-from common.guidance import Guide
+from common.guidance import Guide, HomogeneousNegativeCam
 from fam.model import build_fam
 
 
@@ -85,7 +85,7 @@ def test_a_cam_guide_needs_class_activation_maps():
     assert GuidedClassifier(_network()).cam_source is not None
     with pytest.raises(ValueError, match="HomogeneousNegativeCam needs class activation "
                                          "maps.*no CAM head: expected a GAP"):
-        GuidedClassifier(network, hnc_weight=0.1)
+        GuidedClassifier(network, guides=[HomogeneousNegativeCam(0.1)])
 
 
 def test_fam_cams_decompose_its_logits_and_feed_hnc():
@@ -93,7 +93,8 @@ def test_fam_cams_decompose_its_logits_and_feed_hnc():
     weights and classifier: their spatial mean is the logit, and the HNC
     term is computed on them."""
     keras.utils.set_random_seed(2)
-    model = build_fam(build_backbone("tiny", (16, 16, 3)), 3, hnc_weight=0.5, hnc_k=1)
+    model = build_fam(build_backbone("tiny", (16, 16, 3)), 3,
+                      guides=[HomogeneousNegativeCam(0.5, k=1)])
     net = model.network
     x, y = _data()
     features = model.tapped(x)[0].numpy()

@@ -9,13 +9,14 @@ import tensorflow as tf
 
 from common.backbones import build_backbone
 from common.classifier import GuidedClassifier, build_cam_classifier
+from common.guidance import HomogeneousNegativeCam
 from common.training.distribute import get_strategy
 
 
 def _one_step(strategy, initial, x, y):
     with strategy.scope():
         network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), 4)
-        model = GuidedClassifier(network, hnc_weight=0.5, hnc_k=2)
+        model = GuidedClassifier(network, guides=[HomogeneousNegativeCam(0.5, k=2)])
         model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
     if initial is not None:
         network.set_weights(initial)
@@ -53,7 +54,7 @@ def test_get_strategy_choices(monkeypatch):
 def _step(strategy, initial, x, y, classes=4):
     with strategy.scope():
         network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), classes)
-        model = GuidedClassifier(network, hnc_weight=0.5, hnc_k=2)
+        model = GuidedClassifier(network, guides=[HomogeneousNegativeCam(0.5, k=2)])
         model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
     if initial is not None:
         network.set_weights(initial)

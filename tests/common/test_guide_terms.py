@@ -2,6 +2,7 @@
 on a GAP -> Dense network, HNC on FSA's maps; and the training models saved
 before guides existed still load."""
 
+import copy
 import os
 
 import keras
@@ -105,7 +106,8 @@ def test_hnc_on_fsa_maps_uses_the_maps_whose_mean_is_the_logit():
     conv outputs before it."""
     network = build_cam_network(build_backbone("tiny", (32, 32, 3)), 3, dropout=0.0)
     masks = np.ones((3, 1, 32, 32), "float32")
-    model = fsa.FsaModel(network, masks, [1, 1, 1], hnc_weight=0.5, hnc_k=1)
+    model = fsa.FsaModel(network, masks, [1, 1, 1],
+                         guides=[common.HomogeneousNegativeCam(0.5, k=1)])
     x = np.random.default_rng(3).random((4, 32, 32, 3)).astype("float32")
     y = np.array([0, 1, 2, 0])
     step = model.step(x, y)
@@ -166,3 +168,47 @@ assert names == ["ForcedSpatialAttention", "BoxEnergy", "HomogeneousNegativeCam"
 assert model.term_names == ("fsa_loss", "box_energy", "hnc_loss"), model.term_names
 assert int(model.guides[0].stage.numpy()) == 2 and model.guides[0].weight == 3.0
 """)
+
+
+def test_a_config_saved_with_hnc_arguments_revives_an_hnc_guide():
+    """GuidedClassifier once took ``hnc_*`` arguments and saved them in its
+    config: such a config revives with that HomogeneousNegativeCam guide,
+    whose term is the NumPy reference's; at weight 0 it has none."""
+    from tests.common.test_losses import _reference, network_cams
+    network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), 3)
+    config = {**common.GuidedClassifier(network).get_config(), "hnc_weight": 0.3,
+              "hnc_k": 1, "hnc_variant": "mse", "hnc_temperature": 1.0}
+    del config["guides"]  # configs saved then had no guides entry
+    model = common.GuidedClassifier.from_config(copy.deepcopy(config))  # Keras edits it
+    model.network.set_weights(network.get_weights())
+    (guide,) = model.guides
+    assert guide.get_config() == common.HomogeneousNegativeCam(0.3, k=1).get_config()
+    x = np.random.default_rng(5).random((4, 16, 16, 3)).astype("float32")
+    y = np.array([0, 1, 2, 0])
+    total, count = guide.terms(model.step(x, y, training=True))["hnc_loss"]
+    expected = 0.3 * _reference(network_cams(network, x), y, 1, "mse")
+    assert float(total) / float(count) == pytest.approx(expected, rel=1e-4)
+    config["hnc_weight"] = 0.0
+    assert common.GuidedClassifier.from_config(config).guides == []
+
+
+def test_method_models_keep_other_guides_and_refuse_what_they_do_not_take(tmp_path,
+                                                                          run_python):
+    """A method model given ``guides`` trains and saves them after its own
+    (they were silently dropped before); an argument it does not take, such
+    as the removed ``hnc_weight``, is refused in one line."""
+    from distraction.model import DistractionModel
+    network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), 3)
+    model = DistractionModel(network, p=0.5, guides=[common.HomogeneousNegativeCam(0.2, k=1)])
+    assert model.term_names == ("hnc_loss",) and model.statistic_names == ("occluded",)
+    model.save(tmp_path / "occlusion.keras")
+    run_python(f"""
+import common, keras
+model = keras.saving.load_model(r"{tmp_path / 'occlusion.keras'}")
+names = [type(g).__name__ for g in model.guides]
+assert names == ["GradCamOcclusion", "HomogeneousNegativeCam"], names
+assert (model.guides[1].weight, model.guides[1].k, model.p) == (0.2, 1, 0.5)
+""")
+    with pytest.raises((TypeError, ValueError), match="hnc_weight") as error:
+        DistractionModel(network, hnc_weight=0.5)
+    assert "\n" not in str(error.value)

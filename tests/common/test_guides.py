@@ -159,7 +159,8 @@ def test_cams_of_nested_applications_decompose_their_logits(application, input_r
     inputs = keras.Input((64, 64, 3))
     logits = keras.layers.Dense(C)(keras.layers.GlobalAveragePooling2D()(backbone(inputs)))
     network = with_input_range(keras.Model(inputs, logits), input_range)
-    model = common.GuidedClassifier(network, hnc_weight=0.1, hnc_k=1)
+    model = common.GuidedClassifier(network,
+                                    guides=[common.HomogeneousNegativeCam(0.1, k=1)])
     assert model.cam_source.feature_layer is backbone
     x, y, _ = _batch(4, size=64)
     step = model.step(x, y)

@@ -91,11 +91,13 @@ def test_hnc_in_a_multi_label_mixed_precision_train_step():
 
     from common.backbones import build_backbone
     from common.classifier import GuidedClassifier, build_cam_classifier
+    from common.guidance import HomogeneousNegativeCam
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         network = build_cam_classifier(build_backbone("tiny", (16, 16, 3)), 4,
                                        multi_label=True)
-        model = GuidedClassifier(network, hnc_weight=0.5, hnc_k=2, hnc_variant="kd")
+        model = GuidedClassifier(network, guides=[
+            HomogeneousNegativeCam(0.5, k=2, variant="kd")])
         model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
         x = np.random.rand(8, 16, 16, 3).astype("float32")
         y = (np.random.rand(8, 4) > 0.5).astype("float32")

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from common.backbones import build_backbone
 from common.cam import GradCAM
+from common.guidance import HomogeneousNegativeCam
 from distraction.model import DistractionModel, build_distraction_model
 from common.training.entry import main
 from distraction.train import COMMAND
@@ -116,7 +117,7 @@ def test_hnc_term_adds_to_occlusion_training():
     """The HNC term is that of the occluded batch's CAMs (NumPy, starting weights)."""
     x, y = _batch()
     model = build_distraction_model(build_backbone("tiny", (SIZE, SIZE, 3)), 3, p=1.0,
-                                    hnc_weight=0.5, hnc_k=1)
+                                    guides=[HomogeneousNegativeCam(0.5, k=1)])
     model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
     heatmaps = GradCAM(model.network)(x, class_index=y).numpy()
     occluded = np.where(heatmaps[..., None] > 0.85, 0.0, x).astype("float32")

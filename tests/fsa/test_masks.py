@@ -35,6 +35,10 @@ def test_json_and_npz_give_the_same_masks(tmp_path):
     again, again_counts = load_masks(str(tmp_path / "m.npz"), classes)
     np.testing.assert_array_equal(again, masks)
     np.testing.assert_array_equal(again_counts, counts)
+    from fsa.guide import ForcedSpatialAttention  # what attention-train --masks builds
+    guide = ForcedSpatialAttention.from_mask_file(str(tmp_path / "m.npz"), classes, weight=2.0)
+    np.testing.assert_array_equal(guide.masks, masks)
+    assert guide.counts.tolist() == [0, 2, 1] and guide.weight == 2.0
 
 
 def test_bad_mask_files_say_what_is_wrong(tmp_path):

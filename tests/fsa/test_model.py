@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from common.guidance import HomogeneousNegativeCam
 from common.receptive_field import receptive_field_geometry
 from fsa.losses import fsa_loss
 from fsa.masks import masks_on_grid
@@ -84,7 +85,7 @@ np.testing.assert_array_equal(m.predict(np.load(r"{tmp_path / 'x.npy'}"), verbos
 
 
 def test_hnc_term_adds_to_the_fsa_loss():
-    model = _fsa(hnc_weight=0.5, hnc_k=1)
+    model = _fsa(guides=[HomogeneousNegativeCam(0.5, k=1)])
     model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
     x = np.random.rand(4, 64, 64, 3).astype("float32")
     y = np.array([0, 1, 2, 1])
