@@ -151,7 +151,8 @@ class HomogeneousNegativeCam(Guide):
 
     def __init__(self, weight=0.07, k=None, variant="mse", temperature=1.0):
         if variant not in HNC_VARIANTS:
-            raise ValueError(f"--hnc-variant: expected one of {HNC_VARIANTS}, got {variant!r}")
+            raise ValueError(f"HomogeneousNegativeCam: variant must be one of {HNC_VARIANTS}, "
+                             f"got {variant!r}")
         if not float(weight) >= 0 or not float(temperature) > 0 or (k is not None and k < 1):
             raise ValueError(f"HomogeneousNegativeCam: expected weight >= 0, k >= 1 (or None: "
                              f"all absent classes) and temperature > 0, got weight {weight}, "

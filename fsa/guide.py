@@ -45,7 +45,8 @@ class ForcedSpatialAttention(Guide):
     def __init__(self, masks=None, counts=None, weight=10.0, reg=0.2, stage=1, fit_loss="bce",
                  mask_peak="one", on_grid=False, attend=False):
         if fit_loss not in FITS:
-            raise ValueError(f"--fit-loss: expected one of {FITS}, got {fit_loss!r}")
+            raise ValueError(f"ForcedSpatialAttention: fit_loss must be one of {FITS}, got "
+                             f"{fit_loss!r}")
         self.attend = bool(attend)
         if self.attend:
             masks, counts = np.zeros((0, 1, 1, 1)), np.zeros((0,))

@@ -38,7 +38,7 @@ def fsa_loss(cam_logits, masks, counts, labels, stage, lambda_fsa=10.0, lambda_r
     to 1.0 (issue 29), while every masked class stayed at 1.00.
     """
     if fit not in FITS:
-        raise ValueError(f"--fit-loss: expected one of {FITS}, got {fit!r}")
+        raise ValueError(f"fsa_loss: fit must be one of {FITS}, got {fit!r}")
     logits = tf.cast(cam_logits, tf.float32)
     labels = tf.cast(tf.reshape(labels, (-1,)), tf.int32)
     masks = tf.cast(masks, tf.float32)

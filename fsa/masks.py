@@ -167,7 +167,7 @@ def masks_on_grid(masks, geometry, input_size, peak="one"):
     top, whatever the grid's coarseness); ``"raw"`` keeps the values.
     """
     if peak not in MASK_PEAKS:
-        raise MaskError(f"--mask-peak: expected one of {MASK_PEAKS}, got {peak!r}")
+        raise MaskError(f"mask_peak must be one of {MASK_PEAKS}, got {peak!r}")
     masks = np.asarray(masks, np.float64)
     rows, cols = (_cell_weights(c, n, n / size) for c, n, size in zip(
         geometry.centres(), masks.shape[2:], input_size))

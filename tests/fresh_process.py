@@ -22,3 +22,12 @@ def python_process(*argv, path=(), env=None, cwd=ROOT, timeout=600):
             environment[name] = value
     return subprocess.run([sys.executable, *map(str, argv)], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def interruptible():
+    """``preexec_fn`` for a command a test interrupts: Ctrl-C's default
+    action, as in a terminal, even when the test session itself was started
+    in the background (a shell starts background jobs with SIGINT ignored,
+    and a child inherits that, so Python would never see the interrupt)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

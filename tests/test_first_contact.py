@@ -19,6 +19,7 @@ import pytest
 from common.train import COMMAND
 from common.training import harness
 from common.training.entry import main
+from tests.fresh_process import interruptible
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -124,7 +125,8 @@ def test_an_interrupt_backs_up_the_finished_epoch_in_one_line(tmp_path, small_de
     process = subprocess.Popen(
         [sys.executable, "-m", "common.train", *_tiny(small_demo, demo_settings),
          "--epochs", "30", "--output", str(run)], cwd=ROOT, env=_env(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible)
     history = run / "history.csv"
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.fresh_process import interruptible
+
 BIN = os.path.dirname(sys.executable)
 
 
@@ -60,7 +62,8 @@ def test_an_interrupt_says_how_to_go_on_and_that_command_finishes_the_run(
         [os.path.join(BIN, "attention-train"), "--data", small_demo("digits", 6), "--config",
          demo_settings(COMMAND), "--image-size", "16", "--batch-size", "16", "--verbose", "0",
          "--epochs", "3", "--output", str(run)], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible)
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None and not (
             run / "config.yaml").is_file():

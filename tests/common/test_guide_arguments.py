@@ -65,8 +65,13 @@ def test_multi_label_targets_are_refused_by_class_map_guides_and_hnc_still_train
     (lambda: fsa.ForcedSpatialAttention(np.ones((C, 2, S, S)), [1, 3, 0]),
      "expected 0 to 2 masks per class"),
     (lambda: fsa.ForcedSpatialAttention(), "give masks .* or attend=True"),
+    (lambda: common.HomogeneousNegativeCam(variant="l1"),
+     "^HomogeneousNegativeCam: variant must be one of"),  # the argument, not a flag
+    (lambda: fsa.ForcedSpatialAttention(attend=True, fit_loss="l1"),
+     "^ForcedSpatialAttention: fit_loss must be one of"),
 ], ids=["hnc-k0", "hnc-negative", "box-negative", "rrr-negative", "hint-negative",
-        "fsa-negative", "fsa-0-255", "fsa-chwm", "fsa-counts", "fsa-no-masks"])
+        "fsa-negative", "fsa-0-255", "fsa-chwm", "fsa-counts", "fsa-no-masks", "hnc-variant",
+        "fsa-fit-loss"])
 def test_bad_guide_arguments_are_one_line(build, message):
     with pytest.raises(ValueError, match=message) as error:
         build()

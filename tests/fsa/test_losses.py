@@ -71,7 +71,7 @@ def test_bce_keeps_a_gradient_where_mse_has_none():
         grads[fit] = tape.gradient(loss, cams).numpy()
     assert np.abs(grads["mse"]).max() < 1e-12
     np.testing.assert_allclose(grads["bce"], -0.25, rtol=1e-5)  # (T - 1) / 4 cells
-    with pytest.raises(ValueError, match="--fit-loss"):
+    with pytest.raises(ValueError, match="fsa_loss: fit must be one of"):
         fsa_loss(cams, masks, [1], [0], 1, fit="l1")
 
 

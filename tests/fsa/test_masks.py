@@ -97,7 +97,7 @@ def test_grid_masks_sample_the_centres_and_scale_with_the_mask_size():
     grid = masks_on_grid(square, geometry, (96, 96))[0, 0]
     assert np.unravel_index(grid.argmax(), grid.shape) == (2, 2)
     np.testing.assert_allclose(grid, grid.T, rtol=1e-6)  # an isotropic mask stays symmetric
-    with pytest.raises(MaskError, match="--mask-peak"):
+    with pytest.raises(MaskError, match="mask_peak must be one of"):
         masks_on_grid(mask, geometry, (96, 96), peak="max")
 
 
