@@ -168,18 +168,17 @@ def find_cam_source(network, feature_layer=None):
     return None
 
 
-# Heads that a method package defines, named by string (common imports no
-# method package): "module:function", function(network) -> CamSource or None.
-METHOD_SOURCES = ("fam.guide:find_fam_maps",)
+# Heads that another package defines, found through this entry-point group
+# (common imports no method package): function(network) -> CamSource or None.
+CAM_SOURCE_GROUP = "attention_guided.cam_sources"
 
 
 def method_cam_source(network):
-    """The ``CamSource`` a method package finds in ``network`` (e.g. FAM's
-    part-weighted maps), or None."""
-    import importlib
-    for spec in METHOD_SOURCES:
-        module, name = spec.split(":")
-        source = getattr(importlib.import_module(module), name)(network)
+    """The ``CamSource`` an installed package finds in ``network`` (e.g.
+    FAM's part-weighted maps, ``attention_guided.cam_sources``), or None."""
+    from common.entry_points import group_entry_points
+    for _, point in sorted(group_entry_points(CAM_SOURCE_GROUP).items()):
+        source = point.load()(network)
         if source is not None:
             return source
     return None

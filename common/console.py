@@ -1,14 +1,16 @@
-"""The console scripts. Each calls a command's Python entry (which returns
-what it made: a run folder, predictions) and exits with status 0 on
-success, 130 on an interrupt with one line; the commands themselves exit 2
-on bad input and 1 on a failed run. Imports nothing heavy."""
+"""The console scripts: ``script("module:function")`` makes one. It calls a
+command's Python entry (which returns what it made: a run folder,
+predictions) and exits with status 0 on success, 130 on an interrupt with
+one line; the commands themselves exit 2 on bad input and 1 on a failed
+run. Imports nothing heavy. Each method package makes its own scripts (in
+its ``__init__``), so this module names none."""
 
 import importlib
 import os
 import sys
 
 
-def _script(target):
+def script(target):
     module, function = target.split(":")
 
     def console(argv=None):
@@ -22,13 +24,7 @@ def _script(target):
     return console
 
 
-attention_train = _script("common.train:run")
-agnet_train = _script("agnet.train:run")
-fsa_train = _script("fsa.train:run")
-distraction_train = _script("distraction.train:run")
-fam_train = _script("fam.train:run")
-agnet_predict = _script("agnet.predict:main")
-fam_evaluate = _script("fam.evaluate:main")
-attention_explain = _script("common.explain:main")
-attention_evaluate = _script("common.evaluate:main")
-attention_report = _script("common.report:main")
+attention_train = script("common.train:run")
+attention_explain = script("common.explain:main")
+attention_evaluate = script("common.evaluate:main")
+attention_report = script("common.report:main")

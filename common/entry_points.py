@@ -1,6 +1,7 @@
 """The toolkit's plug-in points, found without importing TensorFlow: guides
-(``attention_guided.guides``) and input makers
-(``attention_guided.model_inputs``)."""
+(``attention_guided.guides``), input makers (``attention_guided.model_inputs``),
+Keras objects (``attention_guided.keras_objects``), CAM sources
+(``attention_guided.cam_sources``)."""
 
 
 def group_entry_points(group):

@@ -1,22 +1,27 @@
 """The toolkit's Keras objects, known by name before Keras loads.
 
-``import common`` (and so ``import agnet``, ``import fsa``, ...) must make
-``keras.saving.load_model`` find every class a toolkit model holds, the way
-``import keras_hub`` does, yet importing a package must not import
-TensorFlow: the commands answer ``--help`` before it loads. So importing
-``common`` registers, as soon as Keras is imported (at once if it already
-is), a stand-in under each registered name below. A stand-in's
-``from_config`` imports the module that defines the real class (whose
-decorator then registers the real class in its place) and builds that.
-Nothing is imported while another import is half done, so no import cycle
-can arise. ``tests/test_keras_objects.py`` checks this table against the
-decorated classes.
+``import common`` must make ``keras.saving.load_model`` find every class a
+toolkit model holds, the way ``import keras_hub`` does, yet importing a
+package must not import TensorFlow: the commands answer ``--help`` before
+it loads. So importing ``common`` registers, as soon as Keras is imported
+(at once if it already is), a stand-in under each registered name of every
+package that lists its classes in the entry-point group
+``attention_guided.keras_objects`` (``package = "package:KERAS_OBJECTS"``, a
+dict module -> class names, in a module that imports no TensorFlow; common's
+own is ``OBJECTS`` below). A stand-in's ``from_config`` imports the module
+that defines the real class (whose decorator then registers the real class
+in its place) and builds that. ``tests/test_keras_objects.py`` checks the
+tables against the decorated classes.
 """
 
 import importlib
 import importlib.abc
 import importlib.util
 import sys
+
+from common.entry_points import group_entry_points
+
+GROUP = "attention_guided.keras_objects"
 
 # module -> the classes it registers with
 # ``keras.saving.register_keras_serializable(package=<its top-level package>)``
@@ -30,15 +35,27 @@ OBJECTS = {
     "common.counterexamples": ("Counterexamples",),
     "common.gradcam_penalty": ("GradCamPenalty",),
     "common.hint": ("Hint",),
-    "agnet.layers": ("RegionPooling", "RegionSEResidual", "InterRegionAttention",
-                     "RegionImportance"),
-    "fsa.model": ("FsaModel",),
-    "fsa.guide": ("ForcedSpatialAttention",),
-    "distraction.model": ("DistractionModel",),
-    "distraction.guide": ("GradCamOcclusion",),
-    "fam.model": ("PartPooling", "PartImportance", "FamModel"),
-    "fam.guide": ("FamRegularisers",),
 }
+
+
+def tables():
+    """package -> {module: class names} of every package in the group (a
+    package whose table cannot be read is left out: loading a file that
+    needs it then fails with Keras's own message)."""
+    found = {}
+    for name, point in sorted(group_entry_points(GROUP).items()):
+        try:
+            found[name] = dict(point.load())
+        except Exception as error:  # a broken third-party entry must not break Keras
+            print(f"warning: {GROUP} entry {name!r} ({point.value}) could not be read: "
+                  f"{type(error).__name__}: {error}", file=sys.stderr)
+    return found
+
+
+def packages():
+    """The packages whose modules a .keras file may name to be imported
+    (common.saving): those of the group."""
+    return set(group_entry_points(GROUP)) | {"common"}
 
 
 def registered_name(module, name):
@@ -58,9 +75,10 @@ def _stand_in(module, name):
 def register(keras):
     """Registers a stand-in for each name not registered yet."""
     custom = keras.saving.get_custom_objects()
-    for module, names in OBJECTS.items():
-        for name in names:
-            custom.setdefault(registered_name(module, name), _stand_in(module, name))
+    for table in tables().values():
+        for module, names in table.items():
+            for name in names:
+                custom.setdefault(registered_name(module, name), _stand_in(module, name))
 
 
 class _AfterKerasImport(importlib.abc.MetaPathFinder):

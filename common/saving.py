@@ -15,9 +15,6 @@ import zlib
 
 from common.errors import summary
 
-# The toolkit's packages: a .keras file names the modules of its custom
-# layers, and those of these packages are imported before loading.
-PACKAGES = ("common", "agnet", "fsa", "distraction", "fam")
 # A toolkit model's config is tens of KiB, nested 18 levels; FSA's masks
 # (classes x masks x grid values) make the largest. Keras reads config.json
 # whole with no bound below 4 GiB.
@@ -106,8 +103,13 @@ def load_model(path, **kwargs):
         raise ValueError(f"{where} is not a .keras model file: {summary(error)}") from error
     budget = None
     try:
+        # A .keras file names the modules of its custom layers: those of the
+        # packages that register Keras objects (common.keras_objects) are
+        # imported, no other module a file names.
+        from common.keras_objects import packages
+        allowed = packages()
         for module in sorted(modules):
-            if module.split(".")[0] in PACKAGES:
+            if module.split(".")[0] in allowed:
                 importlib.import_module(module)
         import keras
         with variable_budget(VARIABLES_FACTOR * weights + VARIABLES_SLACK) as budget:

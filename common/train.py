@@ -21,7 +21,7 @@ FLAGS = {
                                "keras.applications models with built-in preprocessing "
                                "(EfficientNetV2, MobileNetV3, ConvNeXt)", ("0-1", "0-255")),
     "masks": Flag(str, "Forced Spatial Attention guide: a mask set (.npz or .json, see "
-                       "fsa.masks) for the data's classes, or 'attend': each image's attend mask "
+                       "docs/fsa.md) for the data's classes, or 'attend': each image's attend mask "
                        "(default: off)"),
     "fsa_weight": Flag(float, "weight of the FSA loss (the paper's lambda_fsa)", low=0.0),
     "fsa_reg": Flag(float, "overlap term inside the FSA loss (the paper's lambda_reg)",

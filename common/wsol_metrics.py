@@ -7,7 +7,7 @@ clipped to width - 1, height - 1; found without tracing by
 ground-truth boxes reaches delta. Also the protocol's boxes from a map at one
 threshold (``box_from_map``) and the rescaling of ground-truth boxes.
 
-Here, not in ``fam``, because any classifier's evaluation
+Here, not in FAM's package, because any classifier's evaluation
 (``common.evaluate``) reports them."""
 
 import os

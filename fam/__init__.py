@@ -2,6 +2,16 @@
 object localisation, with the WSOL protocol's metrics."""
 
 import common  # noqa: E402,F401  (registers the toolkit's Keras objects)
+from common.console import script as _script  # noqa: E402
+
+# The console scripts (pyproject.toml [project.scripts]).
+train_script = _script("fam.train:run")
+evaluate_script = _script("fam.evaluate:main")
+
+# The Keras classes this package registers, by module, read without
+# TensorFlow (entry-point group attention_guided.keras_objects).
+KERAS_OBJECTS = {"fam.model": ("PartPooling", "PartImportance", "FamModel"),
+                 "fam.guide": ("FamRegularisers",)}
 
 from common.lazy import lazy_exports as _lazy_exports  # noqa: E402
 

@@ -1,5 +1,7 @@
-"""``common.keras_objects``: its table names exactly the toolkit's
-registered Keras classes, and a stand-in builds the real class."""
+"""``common.keras_objects``: the tables of the entry-point group name exactly
+the toolkit's registered Keras classes, a stand-in builds the real class,
+and a package that is not the toolkit's registers its own layers the same
+way: its model loads in a fresh process after ``import common`` alone."""
 
 import importlib
 import inspect
@@ -26,9 +28,11 @@ def test_the_table_names_every_registered_class_of_the_toolkit_and_nothing_else(
                     for registered_package, cls in DECORATED.findall(open(path).read()):
                         assert registered_package == package, (module, cls)
                         found.setdefault(module, []).append(cls)
-    assert {m: sorted(c) for m, c in found.items()} == \
-        {m: sorted(c) for m, c in keras_objects.OBJECTS.items()}
-    for module, names in keras_objects.OBJECTS.items():  # and they are what Keras holds
+    tables = keras_objects.tables()
+    assert sorted(tables) == ["agnet", "common", "distraction", "fam", "fsa"]
+    merged = {m: names for table in tables.values() for m, names in table.items()}
+    assert {m: sorted(c) for m, c in found.items()} == {m: sorted(c) for m, c in merged.items()}
+    for module, names in merged.items():  # and they are what Keras holds
         for name in names:
             real = getattr(importlib.import_module(module), name)
             assert keras.saving.get_registered_object(
@@ -41,3 +45,52 @@ def test_a_stand_in_imports_its_module_and_builds_the_real_layer():
     layer = stand_in.from_config({"name": "pool"})
     assert type(layer) is getattr(importlib.import_module(module), name)
     assert layer.name == "pool" and not inspect.isabstract(type(layer))
+
+
+LAYER = """
+import keras
+
+
+@keras.saving.register_keras_serializable(package="mine")
+class Doubling(keras.layers.Layer):
+    def call(self, x):
+        return 2.0 * x
+"""
+
+
+def test_a_users_package_registers_its_layers_through_the_same_group(tmp_path):
+    from tests.fresh_process import python_process
+    site = tmp_path / "site"
+    info = site / "mine-0.1.dist-info"
+    info.mkdir(parents=True)
+    (site / "mine").mkdir()
+    (site / "mine" / "__init__.py").write_text(
+        "KERAS_OBJECTS = {'mine.layers': ('Doubling',)}\n")
+    (site / "mine" / "layers.py").write_text(LAYER)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mine\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[attention_guided.keras_objects]\nmine = mine:KERAS_OBJECTS\n")
+    path = tmp_path / "doubling.keras"
+    save = f"""
+import keras
+from mine.layers import Doubling
+inputs = keras.Input((3,))
+keras.Model(inputs, Doubling()(inputs)).save(r"{path}")
+"""
+    assert python_process("-c", save, path=[site]).returncode == 0
+    for load in ("import common, keras; load = keras.saving.load_model",
+                 "from common.saving import load_model as load"):
+        done = python_process("-c", f"""{load}
+import sys, numpy as np
+assert "mine.layers" not in sys.modules
+model = load(r"{path}")
+assert type(model.layers[-1]).__module__ == "mine.layers"
+print(model.predict(np.array([[1.0, 2.0, 3.0]]), verbose=0).tolist())
+""", path=[site])
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == "[[2.0, 4.0, 6.0]]"
+    # without the entry point the same file is Keras's own refusal
+    (info / "entry_points.txt").write_text("")
+    done = python_process("-c", f"import common, keras; keras.saving.load_model(r'{path}')",
+                          path=[site])
+    assert done.returncode != 0 and "Doubling" in done.stderr

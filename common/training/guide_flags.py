@@ -24,7 +24,7 @@ HNC = FlagGroup("homogeneous negative CAM loss", {
 
 
 def registered_class(name):
-    """The guide class registered as ``name`` (``fsa``, ``occlusion``, ...)."""
+    """The guide class registered as ``name`` (``hint``, ``occlusion``, ...)."""
     from common.guide_registry import GROUP, registered
     points = registered()
     if name not in points:

@@ -1,5 +1,5 @@
 """``ModelCommand``: the skeleton of the commands that apply a saved model
-(``common.explain``, ``agnet.predict``, ``fam.evaluate``).
+(``attention-explain``, ``agnet-predict``, ``fam-evaluate``).
 
 It parses before TensorFlow loads, reads the classes.json beside the model,
 checks the inputs, loads the model with ``common.saving.load_model`` and
