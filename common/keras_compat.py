@@ -31,6 +31,17 @@ def producing_layer(tensor):
     return history.operation
 
 
+def producing_node(tensor):
+    """The graph node (a layer's call: ``input_tensors``, ``is_input``) that
+    produced a symbolic tensor, or None for a tensor no operation produced.
+    The same missing public link as ``producing_layer``: the node is
+    ``operation._inbound_nodes[node_index]`` of ``_keras_history``."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None or history.operation is None:
+        return None
+    return history.operation._inbound_nodes[history.node_index]
+
+
 def in_multi_worker_mode(strategy):
     """Whether ``strategy`` spans several worker processes (TF_CONFIG)."""
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

@@ -9,7 +9,7 @@ n is ``start + n * jump``. TensorFlow's "same" padding puts
 ``max((out - 1) s + k - in, 0) // 2`` pixels on the left.
 
 The derivation walks the network's recorded graph (each symbolic tensor's
-``_keras_history``) rather than re-calling its layers, so it reads
+``keras_compat.producing_node``) rather than re-calling its layers, so it reads
 functional and Sequential networks and the models nested in them (a
 keras.applications backbone inside a classifier) without changing them.
 ``receptive_field_or_centres`` is the lenient entry point: where a layer
@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from common.cam import find_layer
+from common.keras_compat import producing_node
 
 _WINDOWED = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
              keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
@@ -136,11 +137,8 @@ def _nodes_in_order(model, known):
     order, done, stack = [], set(), [(t, False) for t in model.outputs]
     while stack:
         tensor, expanded = stack.pop()
-        history = getattr(tensor, "_keras_history", None)
-        if id(tensor) in known or history is None or history.operation is None:
-            continue
-        node = history.operation._inbound_nodes[history.node_index]
-        if id(node) in done or node.is_input:
+        node = None if id(tensor) in known else producing_node(tensor)
+        if node is None or id(node) in done or node.is_input:
             continue
         if expanded:
             done.add(id(node))

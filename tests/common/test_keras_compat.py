@@ -3,7 +3,7 @@ loudly when a Keras upgrade changes them."""
 
 import keras
 
-from common.keras_compat import producing_layer
+from common.keras_compat import producing_layer, producing_node
 
 
 def test_producing_layer_finds_the_outer_call_of_a_nested_model():
@@ -19,6 +19,9 @@ def test_producing_layer_finds_the_outer_call_of_a_nested_model():
     # The public alternative does not do it: a nested model's .output is its
     # inner tensor, not the one its call produced in the outer graph.
     assert inner.output is not hidden
+    node = producing_node(model.outputs[0])  # the head's call in the outer graph
+    assert node.operation is model.get_layer("head") and node.input_tensors == [hidden]
+    assert producing_node(inputs).is_input
 
 
 def _classifier(size=8, classes=3):
