@@ -5,7 +5,8 @@ import keras
 import tensorflow as tf
 
 from common.cam import find_layer, functional_view, tap_model
-from common.cam_sources import describe_heads, find_cam_source, log_probabilities, output_kind
+from common.cam_sources import describe_heads, find_cam_source, log_probabilities, \
+    method_cam_source, output_kind
 from common.global_batch import as_sum_and_count, sum_over_replicas
 from common.guidance import Step, guides_of_saved_keys
 from common.guide_checks import check_annotations, check_network, declared_names
@@ -14,6 +15,17 @@ from common.keras_compat import DistributedBuildFix, reducible_logs
 # Inputs for guides only, never passed to the network: boxes (B, M, 4) and the
 # per-pixel annotations ignore / attend (B, H, W) in [0, 1] at image resolution.
 GUIDE_INPUTS = ("boxes", "ignore", "attend")
+
+
+def _installed_cam_source(view, wanted):
+    """A head an installed package knows (``attention_guided.cam_sources``,
+    e.g. FAM's part-weighted maps) that reads ``wanted`` (any, if None): so
+    a ``GuidedClassifier`` of such a network finds its maps again when
+    loaded, with no argument saved for them."""
+    source = method_cam_source(view)
+    if source is None or wanted not in (None, source.feature_layer):
+        return None
+    return source
 
 
 def _last_feature_layer(view):
@@ -66,7 +78,8 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
         view = functional_view(network)
         check_network(view, network.name)
         wanted = None if feature_layer is None else find_layer(view, feature_layer)
-        self.cam_source = cam_source or find_cam_source(view, wanted)
+        self.cam_source = cam_source or find_cam_source(view, wanted) \
+            or _installed_cam_source(view, wanted)
         layer = wanted or (self.cam_source.feature_layer if self.cam_source else None) \
             or _last_feature_layer(view)
         # Without a 4-D layer (an MLP) only guides that need no features can train it.

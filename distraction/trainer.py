@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from common.classifier import GuidedClassifier
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
 from common.training.cli import ConfigError
@@ -11,7 +12,7 @@ from common.training.metrics import classification_metrics
 from common.training.progress import batches
 from common.training.sharded_predict import Shard
 from common.training.trainer import Trainer
-from distraction.model import DistractionModel
+from distraction.guide import GradCamOcclusion
 from distraction.robustness import erase
 
 
@@ -36,9 +37,8 @@ class DistractionTrainer(Trainer):
         return pd.concat([train, extra], ignore_index=True)
 
     def build_model(self, args, network, data):
-        return DistractionModel(network, p=args.p, threshold=args.threshold,
-                                mode=args.occlusion, seed=args.seed,
-                                guides=shared_guides(args))
+        occlusion = GradCamOcclusion(args.p, args.threshold, args.occlusion, args.seed)
+        return GuidedClassifier(network, guides=[occlusion, *shared_guides(args)])
 
     def extra_metrics(self, args, network, data, probabilities, shard=None):
         return {"erased": erased_metrics(network, data.test, data.classes, args.image_size,

@@ -1,9 +1,11 @@
 """The FAM hooks of the training harness (``python -m fam.train``)."""
 
+from common.classifier import GuidedClassifier
 from common.training.guide_flags import shared_guides
 from common.training.trainer import Trainer
 from fam.localization import evaluate_localization
-from fam.model import FamModel, build_fam_network
+from fam.guide import FamRegularisers
+from fam.model import build_fam_network
 
 
 class FamTrainer(Trainer):
@@ -17,8 +19,9 @@ class FamTrainer(Trainer):
     def build_model(self, args, network, data):
         if args.baseline:
             return super().build_model(args, network, data)
-        return FamModel(network, lambda_spa=args.lambda_spa, lambda_div=args.lambda_div,
-                        guides=shared_guides(args))
+        # FAM's maps are the CAMs (fam.guide.find_fam_maps, an installed CAM source)
+        regularisers = FamRegularisers(args.lambda_spa, args.lambda_div)
+        return GuidedClassifier(network, guides=[regularisers, *shared_guides(args)])
 
     def class_weight(self, args, data):
         if not args.class_balanced:

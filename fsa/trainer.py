@@ -3,12 +3,14 @@
 import os
 import sys
 
+from common.classifier import GuidedClassifier
 from common.errors import printable, quoted
 from common.training.cli import ConfigError
 from common.training.guide_flags import shared_guides
 from common.training.trainer import Trainer
 from fsa.masks import load_masks, small_masks
-from fsa.model import FsaModel, StageSwitch
+from fsa.guide import ForcedSpatialAttention
+from fsa.model import StageSwitch
 from fsa.monitor import DeadCamMonitor
 from fsa.network import build_cam_network, build_squeezenet
 
@@ -39,14 +41,15 @@ class FsaTrainer(Trainer):
         path = args.masks or os.path.join(data.folder, "masks.npz")
         masks, counts = load_masks(path, data.classes)
         stage, _ = STAGES[args.variant]
-        model = FsaModel(network, masks, counts, stage=0 if args.warmup_epochs else stage,
-                         lambda_fsa=0.0 if args.variant == "ce" else args.lambda_fsa,
-                         lambda_reg=0.0 if args.variant == "mse" else args.lambda_reg,
-                         fit_loss=args.fit_loss, mask_peak=args.mask_peak,
-                         guides=shared_guides(args))
+        guide = ForcedSpatialAttention(
+            masks, counts, weight=0.0 if args.variant == "ce" else args.lambda_fsa,
+            reg=0.0 if args.variant == "mse" else args.lambda_reg,
+            stage=0 if args.warmup_epochs else stage, fit_loss=args.fit_loss,
+            mask_peak=args.mask_peak)
+        model = GuidedClassifier(network, guides=[guide, *shared_guides(args)])
         self.counts = dict(zip(data.classes, counts))
-        grid = model.masks.shape[2:]
-        for name in small_masks(model.masks, counts, data.classes):
+        grid = guide.masks.shape[2:]
+        for name in small_masks(guide.masks, counts, data.classes):
             print(f"fsa: warning: the mask of class {quoted(printable(name))} covers fewer than "
                   f"2 cells above 0.5 of the {grid[0]}x{grid[1]} CAM grid, so it cannot shape "
                   "the CAM; use a larger --image-size or a larger mask sigma", file=sys.stderr)

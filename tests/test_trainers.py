@@ -94,6 +94,19 @@ def test_xla_mixed_precision_run_trains(name, mixed_runs):
     assert metrics["accuracy"] == pytest.approx(accuracy_from_predictions(run))
 
 
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_every_trainer_saves_its_network_itself(name, mixed_runs):
+    """Methods are presets of guides (issue 39): each trainer trains a
+    ``GuidedClassifier`` and its model.keras is the network it guided, a
+    Keras functional model, whatever the method."""
+    import zipfile
+    from common.saving import read_config
+    config = read_config(os.path.join(mixed_runs[0][name], "model.keras"))
+    assert (config["class_name"], config["module"]) == ("Functional", "keras.src.models.functional")
+    with zipfile.ZipFile(os.path.join(mixed_runs[0][name], "model.keras")) as archive:
+        assert "GuidedClassifier" not in archive.read("config.json").decode()
+
+
 @pytest.mark.parametrize("imports", ["each method's package", "common only"])
 def test_mixed_precision_models_load_the_keras_way_in_a_fresh_process(imports, mixed_runs,
                                                                       run_python):
