@@ -29,7 +29,7 @@ FLAGS = {
     "p": Flag(float, "Grad-CAM occlusion guide: probability that a batch is occluded "
                      "(0: off)", low=0.0, high=1.0),
     "threshold": Flag(float, "occlude pixels whose normalised Grad-CAM exceeds this",
-                      low=0.0, high=1.0),
+                      low=0.0, high=1.0, open_high=True),
     "occlusion": Flag(str, "value of occluded pixels", ("zero", "one", "random")),
     "box_energy": Flag(float, "box energy guide (Rao et al. 2023): weight of minus the "
                               "share of the true class's CAM energy inside the data's "

@@ -26,11 +26,12 @@ class GradCamOcclusion(Guide):
 
     def __init__(self, p=0.25, threshold=0.85, mode="zero", seed=0, layer=None):
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"--p: occlusion probability must be in [0, 1], got {p}")
+            raise ValueError(f"GradCamOcclusion: p (the occlusion probability) must be in "
+                             f"[0, 1], got {p}")
         if not 0.0 <= threshold < 1.0:
-            raise ValueError(f"--threshold: expected a value in [0, 1), got {threshold}")
+            raise ValueError(f"GradCamOcclusion: threshold must be in [0, 1), got {threshold}")
         if mode not in MODES:
-            raise ValueError(f"--occlusion: expected one of {MODES}, got {mode!r}")
+            raise ValueError(f"GradCamOcclusion: mode must be one of {MODES}, got {mode!r}")
         self.p, self.threshold, self.mode = float(p), float(threshold), mode
         self.seed, self.layer = int(seed), layer
         self.gradcam = None

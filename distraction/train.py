@@ -17,7 +17,7 @@ FLAGS = {
     "p": Flag(float, "probability that a batch is occluded (0: the fine-tuned baseline)",
               low=0.0, high=1.0),
     "threshold": Flag(float, "occlude pixels whose normalised Grad-CAM exceeds this",
-                      low=0.0, high=1.0),
+                      low=0.0, high=1.0, open_high=True),
     "occlusion": Flag(str, "value of occluded pixels", MODES),
     "oversample": Flag(str, "repeat the training images of this class until it is as "
                             "frequent as the largest class"),

@@ -17,11 +17,6 @@ from distraction.robustness import erase
 
 
 class DistractionTrainer(Trainer):
-    def check(self, args):
-        super().check(args)
-        if args.threshold >= 1.0:
-            raise ConfigError(f"--threshold: expected a value in [0, 1), got {args.threshold}")
-
     def adjust_train(self, args, train, classes):
         if not args.oversample:
             return train

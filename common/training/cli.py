@@ -46,7 +46,8 @@ class Parser(argparse.ArgumentParser):
 @dataclasses.dataclass(frozen=True)
 class Flag:
     """One option: ``kind`` is a type or "switch"; ``low``/``high`` bound a
-    number (``open_low``: strictly above ``low``); ``repeat``: given any
+    number (``open_low``: strictly above ``low``, ``open_high``: strictly
+    below ``high``); ``repeat``: given any
     number of times, a list (a list in files too)."""
 
     kind: object
@@ -55,6 +56,7 @@ class Flag:
     low: float = None
     high: float = None
     open_low: bool = False
+    open_high: bool = False
     code: bool = False
     repeat: bool = False
 
@@ -74,10 +76,11 @@ class Flag:
             raise ConfigError(f"{name}: expected a finite number, got {value}")
         too_low = self.low is not None and (value <= self.low if self.open_low
                                             else value < self.low)
-        too_high = self.high is not None and value > self.high
+        too_high = self.high is not None and (value >= self.high if self.open_high
+                                              else value > self.high)
         if too_low or too_high:
             low = "" if self.low is None else f"{'>' if self.open_low else '>='} {self.low}"
-            high = "" if self.high is None else f"<= {self.high}"
+            high = "" if self.high is None else f"{'<' if self.open_high else '<='} {self.high}"
             raise ConfigError(f"{name}: expected a value {' and '.join(filter(None, (low, high)))}"
                               f", got {value}")
 

@@ -178,6 +178,9 @@ def test_numeric_flags_are_range_checked(capsys):
     assert "--lr: expected a finite number" in _error_line(capsys, ["--lr", "nan"])
     assert "--epochs: expected a value >= 1, got 0" in _error_line(capsys, ["--epochs", "0"])
     assert "--zoom: expected a value >= 0.0 and <= 1.0" in _error_line(capsys, ["--zoom", "2"])
+    # the occlusion threshold is checked once, where the flag is: 1.0 is refused
+    assert "--threshold: expected a value >= 0.0 and < 1.0, got 1.0" in _error_line(
+        capsys, ["--threshold", "1"])
     assert "--crop-from: expected at least --image-size (32), got 30" in _error_line(
         capsys, ["--crop-from", "30", "--image-size", "32", "--output", "/nonexistent/run"])
 

@@ -95,7 +95,7 @@ def test_config_round_trip_and_bad_arguments():
     model = _model(0.3)
     clone = DistractionModel.from_config(model.get_config())
     assert (clone.p, clone.threshold, clone.mode, clone.seed) == (0.3, 0.6, "zero", 5)
-    with pytest.raises(ValueError, match="--p"):
+    with pytest.raises(ValueError, match=r"p \(the occlusion probability\) must be in"):
         DistractionModel(model.network, p=1.5)
 
 
