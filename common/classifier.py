@@ -100,6 +100,11 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
         """The first guide that is an instance of ``kind``, or None."""
         return next((g for g in self.guides if isinstance(g, kind)), None)
 
+    def guide_callbacks(self):
+        """The callbacks the guides need in ``fit()`` (``Guide.callbacks``):
+        ``model.fit(..., callbacks=model.guide_callbacks())``."""
+        return [callback for guide in self.guides for callback in guide.callbacks()]
+
     @property
     def view(self):
         """The network as a functional model (the same layers and weights)."""

@@ -70,6 +70,15 @@ class Guide:
     def statistics(self, step):
         return {}
 
+    def callbacks(self):
+        """Fresh Keras callbacks a ``fit()`` with this guide needs (a
+        schedule, a check); ``GuidedClassifier.guide_callbacks`` collects
+        them and the toolkit's commands add them. A callback may also have
+        ``failure()`` (why a finished run failed, or None: the command then
+        exits with status 1) and ``run_metrics()`` (entries of
+        metrics.json)."""
+        return []
+
     def get_config(self):
         return {}
 

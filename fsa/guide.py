@@ -34,6 +34,13 @@ class ForcedSpatialAttention(Guide):
             closest mask); a variable that ``fsa.StageSwitch`` changes.
         fit_loss: ``"bce"`` or the paper's ``"mse"``; mask_peak: ``"one"``
             rescales each grid mask to peak 1, ``"raw"`` keeps the averages.
+        warmup_epochs, stage1_epochs: the schedule its ``callbacks`` set
+            (``fsa.StageSwitch``): stage 0 for ``warmup_epochs``, stage 1
+            for ``stage1_epochs`` (None: to the end), then stage 2; with
+            neither, ``stage`` stays.
+
+    Its callbacks also watch ``cam_alive`` (``fsa.monitor.DeadCamMonitor``):
+    a run whose CAMs ended dead fails.
     """
 
     needs_cams = True
@@ -43,7 +50,8 @@ class ForcedSpatialAttention(Guide):
         return ("attend",) if self.attend else ()
 
     def __init__(self, masks=None, counts=None, weight=10.0, reg=0.2, stage=1, fit_loss="bce",
-                 mask_peak="one", on_grid=False, attend=False):
+                 mask_peak="one", on_grid=False, attend=False, warmup_epochs=0,
+                 stage1_epochs=None):
         if fit_loss not in FITS:
             raise ValueError(f"ForcedSpatialAttention: fit_loss must be one of {FITS}, got "
                              f"{fit_loss!r}")
@@ -63,6 +71,11 @@ class ForcedSpatialAttention(Guide):
                              f"{weight} and {reg}")
         self.initial_stage, self.fit_loss, self.mask_peak = int(stage), fit_loss, mask_peak
         self.on_grid = bool(on_grid)
+        self.warmup_epochs = int(warmup_epochs)
+        self.stage1_epochs = None if stage1_epochs is None else int(stage1_epochs)
+        if self.warmup_epochs < 0 or (self.stage1_epochs or 0) < 0:
+            raise ValueError("ForcedSpatialAttention: warmup_epochs and stage1_epochs must be "
+                             f">= 0, got {warmup_epochs} and {stage1_epochs}")
         self.stage = None
         self.cam_alive = False
 
@@ -139,6 +152,13 @@ class ForcedSpatialAttention(Guide):
         positive = tf.reduce_sum(tf.cast(true_maps > 0, tf.float32))
         return {"cam_alive": (positive, tf.cast(tf.size(true_maps), tf.float32))}
 
+    def callbacks(self):
+        from fsa.model import StageSwitch
+        from fsa.monitor import DeadCamMonitor
+        scheduled = self.warmup_epochs or self.stage1_epochs is not None
+        return [*([StageSwitch(self.stage1_epochs, self.warmup_epochs)] if scheduled else []),
+                DeadCamMonitor()]
+
     def get_config(self):
         stage = self.initial_stage if self.stage is None else int(self.stage.numpy())
         masks, counts = (None, None) if self.attend else (self.masks.tolist(),
@@ -146,4 +166,5 @@ class ForcedSpatialAttention(Guide):
         return {"masks": masks, "counts": counts,
                 "weight": self.weight, "reg": self.reg, "stage": stage,
                 "fit_loss": self.fit_loss, "mask_peak": self.mask_peak,
-                "on_grid": self.on_grid, "attend": self.attend}
+                "on_grid": self.on_grid, "attend": self.attend,
+                "warmup_epochs": self.warmup_epochs, "stage1_epochs": self.stage1_epochs}

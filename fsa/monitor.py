@@ -37,3 +37,13 @@ class DeadCamMonitor(keras.callbacks.Callback):
     @property
     def ended_dead(self):
         return bool(self.alive) and self.alive[-1] == 0
+
+    def failure(self):
+        """Why the run failed (``Guide.callbacks``), or None."""
+        if self.ended_dead:
+            return ("the model ended with dead CAMs (cam_alive 0 in the last epoch): it "
+                    "predicts at chance")
+        return None
+
+    def run_metrics(self):
+        return {"cam_alive": self.alive[-1] if self.alive else None}

@@ -8,10 +8,8 @@ from common.errors import printable, quoted
 from common.training.cli import ConfigError
 from common.training.guide_flags import shared_guides
 from common.training.trainer import Trainer
-from fsa.masks import load_masks, small_masks
 from fsa.guide import ForcedSpatialAttention
-from fsa.model import StageSwitch
-from fsa.monitor import DeadCamMonitor
+from fsa.masks import load_masks, small_masks
 from fsa.network import build_cam_network, build_squeezenet
 
 # variant -> (stage after the warm-up, it stays for the whole run)
@@ -40,12 +38,16 @@ class FsaTrainer(Trainer):
     def build_model(self, args, network, data):
         path = args.masks or os.path.join(data.folder, "masks.npz")
         masks, counts = load_masks(path, data.classes)
-        stage, _ = STAGES[args.variant]
+        stage, fixed = STAGES[args.variant]
+        # the schedule: stage 1 for --stage1-epochs (variant fsa), or the
+        # variant's stage for the whole run, after --warmup-epochs
+        stage1_epochs = args.stage1_epochs if not fixed else None if stage == 1 else 0
         guide = ForcedSpatialAttention(
             masks, counts, weight=0.0 if args.variant == "ce" else args.lambda_fsa,
             reg=0.0 if args.variant == "mse" else args.lambda_reg,
             stage=0 if args.warmup_epochs else stage, fit_loss=args.fit_loss,
-            mask_peak=args.mask_peak)
+            mask_peak=args.mask_peak, warmup_epochs=args.warmup_epochs,
+            stage1_epochs=stage1_epochs)
         model = GuidedClassifier(network, guides=[guide, *shared_guides(args)])
         self.counts = dict(zip(data.classes, counts))
         grid = guide.masks.shape[2:]
@@ -59,21 +61,5 @@ class FsaTrainer(Trainer):
         """Classes with a spatial prior first: their maps show the masks at work."""
         return sorted(data.classes, key=lambda name: self.counts[name] == 0)
 
-    def callbacks(self, args, run, data):
-        self.monitor = DeadCamMonitor()
-        if args.variant == "ce":
-            return [self.monitor]
-        stage, fixed = STAGES[args.variant]
-        if not fixed:
-            return [StageSwitch(args.stage1_epochs, args.warmup_epochs), self.monitor]
-        return [StageSwitch(None if stage == 1 else 0, args.warmup_epochs), self.monitor]
-
-    def failure(self, args, history):
-        if self.monitor.ended_dead:
-            return ("the model ended with dead CAMs (cam_alive 0 in the last epoch): it "
-                    "predicts at chance")
-        return None
-
     def extra_metrics(self, args, network, data, probabilities):
-        alive = self.monitor.alive
-        return {"variant": args.variant, "cam_alive": alive[-1] if alive else None}
+        return {"variant": args.variant}  # cam_alive: the guide's DeadCamMonitor

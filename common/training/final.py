@@ -25,9 +25,11 @@ from common.training.tensorboard_logs import write_run_summary
 
 
 def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_worker,
-                      dataset, history, kept):
+                      dataset, history, kept, checks=()):
     """The deployable model, its exports, the test metrics and pictures, of
-    the kept epoch (``kept``: BestEpoch's record, or the last epoch)."""
+    the kept epoch (``kept``: BestEpoch's record, or the last epoch).
+    ``checks``: the guides' callbacks (``Guide.callbacks``), whose
+    ``run_metrics`` join metrics.json and whose ``failure`` fails the run."""
     if chief:  # a kill from here on leaves a run that says so until a resume completes it
         runfolder.mark_failed(run, "the run stopped while its model, exports and test metrics "
                                    "were written; resume with "
@@ -51,6 +53,8 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     metrics["kept_by"] = f"best {kept['metric']}" if kept["metric"] else "last epoch"
     metrics.update(method_metrics(command, trainer, args, network, data, probabilities,
                                   shard, chief))
+    for check in checks:
+        metrics.update(getattr(check, "run_metrics", dict)())
     write_json(os.path.join(run, "metrics.json"), metrics)
     write_run_summary(os.path.join(run, "tensorboard", "test"),
                       {**vars(args), "method": command.method}, metrics, args.epochs)
@@ -59,8 +63,9 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     if not data.multi_label:
         save_confusion_matrix(os.path.join(run, "confusion_matrix.png"), y_true,
                               probabilities.argmax(-1), data.classes)
-    failure = trainer.failure(args, history) or chance_failure(command, args, data, run,
-                                                               kept["epoch"])
+    failure = trainer.failure(args, history) or next(
+        filter(None, (getattr(check, "failure", lambda: None)() for check in checks)), None) \
+        or chance_failure(command, args, data, run, kept["epoch"])
     if failure:
         runfolder.mark_failed(run, failure)
         print(f"{command.method}: error: {failure}; {data.evaluated_on} accuracy "

@@ -202,6 +202,7 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
                          loss_is_cross_entropy=not getattr(model, "term_names", ()),
                          prefix=f"{command.method}: warning")] if (
         chief and not data.multi_label) else []
+    checks = model.guide_callbacks() if hasattr(model, "guide_callbacks") else []
     callbacks = [
         NonFiniteGuard(),  # first: acts before anything of a broken epoch is written
         backup.end_marker(),
@@ -212,6 +213,7 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
                      feature_layer=trainer.feature_layer(args),
                      summary_dir=os.path.join(run, "tensorboard", "images")),
         *trainer.callbacks(args, run, data),
+        *checks,
         *guard,
         *([best] if best else []),
         # Last, so an epoch is marked done only after the other callbacks ran.
@@ -222,7 +224,7 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
                        multi_worker, trainer, backup)
         kept = (best.restore() if best else None) or {"epoch": args.epochs, "metric": None}
         return final.evaluate_and_save(command, trainer, args, data, model, run, chief,
-                                       multi_worker, dataset, history, kept)
+                                       multi_worker, dataset, history, kept, checks)
     except OSError as error:
         if not is_disk_full(error):
             raise

@@ -5,6 +5,7 @@ the command line or a ``--config`` file, a resumed run rebuilds them, and a
 bad name, argument or value is one line and exit status 2 (names and
 arguments before TensorFlow loads) with no run folder."""
 
+import json
 import os
 import textwrap
 
@@ -103,6 +104,23 @@ def test_a_users_guide_and_the_toolkits_by_name_and_resumed(tmp_path, user_packa
     assert history["epoch"].tolist() == [0, 1], history
     assert np.allclose(history["shortcut_loss"], 0.5, atol=1e-5), history
     assert history["input_gradient_loss"].gt(0).all(), history
+
+
+def test_fsa_by_name_brings_its_schedule_and_checks(tmp_path):
+    """#39 item 1: what made fsa-train special comes with its guide
+    (``Guide.callbacks``): through attention-train the warm-up epoch has no
+    FSA loss and the next ones have, as ``fsa.StageSwitch`` sets them, and
+    the dead-CAM monitor's entry reaches metrics.json."""
+    data = annotated_csv(tmp_path, "attend", _draw)
+    run = tmp_path / "run"
+    done = tiny_train("--data", data, "--output", run, "--flip", "none", "--epochs", "3",
+                      "--guide", "fsa", "--guide-arg", "fsa.attend=true",
+                      "--guide-arg", "fsa.weight=1", "--guide-arg", "fsa.warmup_epochs=1",
+                      "--guide-arg", "fsa.stage1_epochs=1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    loss = pd.read_csv(run / "history.csv")["fsa_loss"].tolist()
+    assert loss[0] == 0 and min(loss[1:]) > 0, loss
+    assert "cam_alive" in json.loads((run / "metrics.json").read_text())
 
 
 def test_guides_from_a_config_file(tmp_path):
