@@ -1,6 +1,6 @@
 """``ForcedSpatialAttention``: the FSA loss as a guide, on any CAM classifier."""
 
-import sys
+import warnings
 
 import keras
 import numpy as np
@@ -61,7 +61,7 @@ class ForcedSpatialAttention(Guide):
         elif masks is None or counts is None:
             raise ValueError("ForcedSpatialAttention: give masks (classes, masks, H, W) and "
                              "counts (classes,), or attend=True to fit each image's attend mask")
-        self.masks = np.asarray(masks, np.float32)
+        self.masks = self.given_masks = np.asarray(masks, np.float32)
         self.counts = np.asarray(counts, np.int32)
         if not self.attend:
             check_masks(self.masks, self.counts, on_grid)
@@ -70,7 +70,7 @@ class ForcedSpatialAttention(Guide):
             raise ValueError(f"ForcedSpatialAttention: weight and reg must be >= 0, got "
                              f"{weight} and {reg}")
         self.initial_stage, self.fit_loss, self.mask_peak = int(stage), fit_loss, mask_peak
-        self.on_grid = bool(on_grid)
+        self.on_grid = self.given_on_grid = bool(on_grid)
         self.warmup_epochs = int(warmup_epochs)
         self.stage1_epochs = None if stage1_epochs is None else int(stage1_epochs)
         if self.warmup_epochs < 0 or (self.stage1_epochs or 0) < 0:
@@ -95,12 +95,12 @@ class ForcedSpatialAttention(Guide):
         self.cam_alive = model.cam_source.relu
         if self.attend:
             return
-        if not self.on_grid:
+        if not self.given_on_grid:  # mapped anew for each model, from the masks given
             geometry, note = receptive_field_or_centres(model.view, layer)
             if note:  # e.g. a layer that resizes the map: masks land on cell centres
-                print(f"ForcedSpatialAttention: note: {note}", file=sys.stderr)
-            self.masks = masks_on_grid(self.masks, geometry, model.view.inputs[0].shape[1:3],
-                                       self.mask_peak)
+                warnings.warn(f"ForcedSpatialAttention: {note}", stacklevel=2)
+            self.masks = masks_on_grid(self.given_masks, geometry,
+                                       model.view.inputs[0].shape[1:3], self.mask_peak)
             self.on_grid = True
         if tuple(self.masks.shape[2:]) != grid:
             raise ValueError(f"FSA masks on a {self.masks.shape[2:]} grid, but the CAM grid of "

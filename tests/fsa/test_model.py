@@ -106,3 +106,21 @@ def test_dead_cam_monitor_warns_on_an_epoch_ending_at_zero(capsys):
     assert "--fit-loss bce" in lines[0] and monitor.ended_dead
     monitor.on_epoch_end(2, {"cam_alive": 0.01})
     assert not monitor.ended_dead
+
+
+def test_one_guide_maps_its_masks_anew_for_each_network():
+    """A guide holds no model state between models (#39): attached to a
+    second network with another CAM grid, it maps the masks it was given
+    onto that grid, not the first network's grid masks again."""
+    from common.classifier import GuidedClassifier
+    from fsa.guide import ForcedSpatialAttention
+    masks = _masks(64)
+    guide = ForcedSpatialAttention(masks, [1, 2, 0])
+    for size in (64, 96):
+        network = build_squeezenet(3, (size, size, 3))
+        GuidedClassifier(network, guides=[guide])
+        layer = network.get_layer("cam")
+        expected = masks_on_grid(masks, receptive_field_geometry(network, layer), (size, size))
+        assert guide.masks.shape[2:] == layer.output.shape[1:3]
+        np.testing.assert_array_equal(guide.masks, expected)
+    np.testing.assert_array_equal(guide.given_masks, masks)
