@@ -6,7 +6,7 @@ where the data has them."""
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from common.training.plots import DPI, MIN_SIDE, _heat_colorbar, overlay, plt, save_figure
+from common.training.plots import DPI, MIN_SIDE, heat_colorbar, overlay, plt, save_figure
 
 
 def draw(path, picture, classes, steps):
@@ -40,7 +40,7 @@ def draw(path, picture, classes, steps):
     if len(picture.get("boxes", ())):
         tiles[0].set_title(tiles[0].get_title("left") + "\ngreen: ground-truth box",
                            fontsize=8, loc="left")
-    _heat_colorbar(figure, tiles, "map (normalised per image)")
+    heat_colorbar(figure, tiles, "map (normalised per image)")
     curves = figure.add_subplot(grid[rows, :])
     fractions = curve_fractions(image.shape[0], image.shape[1], steps)
     for index, (name, values) in enumerate(maps.items()):

@@ -41,7 +41,7 @@ def wrap(text, width):
     return "\n".join(textwrap.fill(line, width) for line in str(text).splitlines())
 
 
-def _heat_colorbar(figure, axes, label="Grad-CAM (normalised per image)"):
+def heat_colorbar(figure, axes, label="Grad-CAM (normalised per image)"):
     mappable = plt.cm.ScalarMappable(cmap=HEAT, norm=plt.Normalize(0, 1))
     bar = figure.colorbar(mappable, ax=axes, fraction=0.025, pad=0.01)
     bar.set_label(label)
@@ -63,7 +63,7 @@ def cam_grid_figure(images, heatmaps, captions, title, columns=4):
             axis.imshow(overlay(images[index], heatmaps[index]), interpolation="nearest")
             axis.set_title(captions[index], fontsize=8, loc="left")
     figure.suptitle(title, fontsize=10)
-    _heat_colorbar(figure, axes.ravel().tolist())
+    heat_colorbar(figure, axes.ravel().tolist())
     return figure
 
 
@@ -89,7 +89,7 @@ def single_figure(image, title, heatmap=None, boxes=(), legend=(), colorbar_labe
                              for c, text in legend], loc="upper center", fontsize=7,
                     bbox_to_anchor=(0.5, -0.01), ncol=min(3, len(legend)), frameon=False)
     if heatmap is not None:
-        _heat_colorbar(figure, [axis], colorbar_label or "Grad-CAM (normalised)")
+        heat_colorbar(figure, [axis], colorbar_label or "Grad-CAM (normalised)")
     return figure
 
 
