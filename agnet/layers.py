@@ -35,14 +35,20 @@ class RegionPooling(keras.layers.Layer):
     partly outside the map, flipped boxes), computed as a bilinear weight
     matrix and one batched matmul, so it compiles with XLA and converts to
     LiteRT with builtin ops (CropAndResize has neither).
+
+    ``use_boxes=False`` (the ablation without semantic regions) ignores the
+    boxes and pools the whole image alone: output (B, 1, P, P, C).
     """
 
-    def __init__(self, pool_size=7, **kwargs):
+    def __init__(self, pool_size=7, use_boxes=True, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = int(pool_size)
+        self.use_boxes = bool(use_boxes)
 
     def call(self, features, boxes):
         batch = tf.shape(boxes)[0]
+        if not self.use_boxes:
+            boxes = boxes[:, :0]
         whole = tf.tile(tf.constant([[[0.0, 0.0, 1.0, 1.0]]], boxes.dtype), [batch, 1, 1])
         boxes = tf.cast(tf.concat([boxes, whole], axis=1), tf.float32)
         height, width = tf.shape(features)[1], tf.shape(features)[2]
@@ -58,12 +64,13 @@ class RegionPooling(keras.layers.Layer):
         return tf.cast(tf.reshape(pooled, (batch, -1, size, size, channels)), features.dtype)
 
     def compute_output_shape(self, features_shape, boxes_shape):
-        regions = None if boxes_shape[1] is None else boxes_shape[1] + 1
+        regions = boxes_shape[1] if self.use_boxes else 0
+        regions = None if regions is None else regions + 1
         return (features_shape[0], regions, self.pool_size, self.pool_size,
                 features_shape[-1])
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size}
+        return {**super().get_config(), "pool_size": self.pool_size, "use_boxes": self.use_boxes}
 
 
 @keras.saving.register_keras_serializable(package="agnet")

@@ -25,7 +25,9 @@ FLAGS = {
                     ("cached", "on-the-fly")),
     "region_cache": Flag(str, "folder of the region cache (default ~/.cache/attention-guided/"
                               "agnet-regions or $AGNET_REGION_CACHE)"),
+    "no_regions": Flag("switch", "ablation: pool the whole image only, no semantic regions"),
     "no_self_attention": Flag("switch", "ablation: drop the self-attention layer"),
+    "no_se_blocks": Flag("switch", "ablation: drop the per-region SE-residual blocks"),
     "no_inter_attention": Flag("switch", "ablation: drop the inter-region attention"),
     "inter_attention": Flag(str, "inter-region attention weights: softmax (the authors' "
                                  "layer: each row of sigmoid scores softmax-normalised, a "
@@ -35,7 +37,8 @@ FLAGS = {
     "lr_step": Flag(int, "divide the learning rate by 10 every this many epochs", low=1),
 }
 METHOD_DEFAULTS = {"num_primary": 8, "regions": "cached", "region_cache": None,
-                   "no_self_attention": False, "no_inter_attention": False,
+                   "no_regions": False, "no_self_attention": False, "no_se_blocks": False,
+                   "no_inter_attention": False,
                    "inter_attention": "softmax",
                    "pooling": "gap_gmp", "momentum": 0.99, "lr_step": 25,
                    # the paper's geometric augmentation (agnet.augment)

@@ -39,7 +39,8 @@ class AgnetTrainer(Trainer):
         network = build_agnet(self.build_backbone(args), num_classes, args.num_primary,
                               self_attention=not args.no_self_attention,
                               inter_attention=not args.no_inter_attention,
-                              pooling=args.pooling, inter_normalize=args.inter_attention)
+                              pooling=args.pooling, inter_normalize=args.inter_attention,
+                              regions=not args.no_regions, se_blocks=not args.no_se_blocks)
         network.summary(print_fn=lambda line, **kw: None)
         return network
 

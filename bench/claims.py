@@ -4,6 +4,7 @@ the claims tables of docs/agnet.md and docs/fsa.md.
     python bench/claims.py --methods agnet fsa --seeds 0 1 2
     python bench/claims.py --methods agnet --sets fashion fashion-heldout
     python bench/claims.py --methods fsa --sets where-plain-heldout --per-class 800
+    python bench/claims.py --methods agnet --ablations --sets fashion-heldout-b digits-clutter
 
 Every run is a subprocess (``python -m <pkg>.train``) in its own folder
 under a temporary directory, with the method's demo settings (written as a
@@ -24,6 +25,14 @@ uses, as common.data.demo builds the demos):
 - fashion: AG-Net's demo (``demo:fashion``, Fashion-MNIST train images).
 - fashion-heldout: the same 10 classes, 300 images each, from
   Fashion-MNIST's test split.
+- fashion-heldout-b: the next 300 test images of each class in the same
+  draw (no image in both).
+- digits-clutter: not Fashion-MNIST: scikit-learn's digits, each a quarter
+  to half of a 64 px canvas of clutter.
+- photo-crops: photographs: crops of foolbox's 20 ImageNet photos, a class
+  each, test crops from a part of the photo no training crop overlaps (the
+  pretrained regime: ``--flags "--backbone efficientnet_lite0 --weights
+  imagenet --image-size 128 --lr 1e-4"``).
 - where, where-plain: FSA's demos (class = position of a digit; with and
   without the corner-square shortcut).
 - where-heldout, where-plain-heldout: the same built from Fashion-MNIST
@@ -32,8 +41,13 @@ uses, as common.data.demo builds the demos):
   150, the split issue 29's figures fit: 0.860 = 516 / 600, the maskless
   class's recall 0.30 = 36 / 120).
 
+``--ablations``: the method's ablations too (AG-Net: the paper's Table VII
+components, one switch each), every one against the same baseline runs.
+
 Prints one Markdown table, a row per (data set, method), as rows finish;
-progress and failures go to stderr.
+progress and failures go to stderr. Each side's spread is its seed-to-seed
+range (max - min); the reading is "ahead" or "behind" when the difference of
+the means exceeds the larger of the two spreads, else "level".
 """
 
 import argparse
@@ -57,20 +71,29 @@ class Method:
     baseline_name: str
     sets: tuple  # the data sets it applies to
     default_sets: tuple
+    ablations: tuple = ()  # (name, flags) of --ablations
 
     def command(self):
         return __import__(self.module, fromlist=["COMMAND"]).COMMAND
 
 
+AGNET_ABLATIONS = (("no regions", ("--no-regions",)),
+                   ("no self-attention", ("--no-self-attention",)),
+                   ("no SE blocks", ("--no-se-blocks",)),
+                   ("no inter-attention", ("--no-inter-attention",)),
+                   ("GAP only", ("--pooling", "gap")))
 METHODS = {
     "agnet": Method("agnet.train", (), "common.train", (), "plain (common.train)",
-                    ("fashion", "fashion-heldout"), ("fashion", "fashion-heldout")),
+                    ("fashion", "fashion-heldout", "fashion-heldout-b", "digits-clutter",
+                     "photo-crops"),
+                    ("fashion", "fashion-heldout"), AGNET_ABLATIONS),
     "fsa": Method("fsa.train", ("--variant", "fsa"), "fsa.train", ("--variant", "ce"),
                   "cross-entropy (--variant ce)",
                   ("where", "where-plain", "where-heldout", "where-plain-heldout"),
                   ("where-heldout", "where-plain-heldout")),
 }
-SET_NAMES = ("fashion", "fashion-heldout", "where", "where-plain", "where-heldout",
+SET_NAMES = ("fashion", "fashion-heldout", "fashion-heldout-b", "digits-clutter", "photo-crops",
+             "where", "where-plain", "where-heldout",
              "where-plain-heldout")
 
 
@@ -79,31 +102,60 @@ def data_args(name, work, per_class=None):
     if name in ("fashion", "where", "where-plain"):
         return ["--data", f"demo:{name}"]
     csv = heldout_set(name, work, per_class)
-    if name == "fashion-heldout":
+    if not name.startswith("where"):
         return ["--data", csv]
     return ["--data", csv, "--masks", os.path.join(os.path.dirname(csv), "masks.npz")]
 
 
-def accuracies(module, args, seeds, folder):
-    results = []
+FAILED_MARK = "\u2020"  # a run that finished and failed (its FAILED note)
+
+
+def accuracies(module, args, seeds, folder, failures):
+    """(test accuracy per seed (nan: no metrics), whether each run failed
+    after writing them: stuck at chance, dead CAMs); a failed run is said on
+    stderr and added to ``failures`` as (run folder, reason)."""
+    results, failed = [], []
     for seed in seeds:
         out = f"{folder}-{seed}"
         metrics, stderr = train(module, args, seed, out, reuse=True)
+        reason = (metrics or {}).get("failed")
         if metrics is None:
             print(f"{module} {' '.join(args)} seed {seed} failed: {' '.join(stderr)}",
                   file=sys.stderr, flush=True)
-            results.append(float("nan"))
-        else:
-            results.append(float(metrics["accuracy"]))
-        print(f"  {os.path.basename(out)}: {results[-1]:.3f}", file=sys.stderr, flush=True)
-    return results
+        elif reason:
+            failures.append((os.path.basename(out), reason))
+        results.append(float("nan") if metrics is None else float(metrics["accuracy"]))
+        failed.append(bool(reason))
+        note = f" (FAILED: {reason})" if reason else ""
+        print(f"  {os.path.basename(out)}: {results[-1]:.3f}{note}", file=sys.stderr, flush=True)
+    return results, failed
 
 
-def row(name, method, method_accuracies, baseline_accuracies):
-    per_seed = lambda values: " / ".join(f"{v:.3f}" for v in values)  # noqa: E731
-    return (f"| {name} | {method} | {per_seed(method_accuracies)} | "
-            f"{METHODS[method].baseline_name} | {per_seed(baseline_accuracies)} | "
-            f"**{np.mean(method_accuracies):.3f}** | {np.mean(baseline_accuracies):.3f} |")
+def reading(method_accuracies, baseline_accuracies):
+    """(difference of the means, larger seed-to-seed spread, "ahead" /
+    "level" / "behind"): ahead or behind only when the difference exceeds
+    the spread of both sides."""
+    spread = max(np.ptp(method_accuracies), np.ptp(baseline_accuracies))
+    difference = float(np.mean(method_accuracies) - np.mean(baseline_accuracies))
+    word = "ahead" if difference > spread else "behind" if difference < -spread else "level"
+    return difference, float(spread), word
+
+
+HEADER = ("| data set | method | test accuracy, seeds {seeds} | baseline | baseline, seeds "
+          "{seeds} | method mean (spread) | baseline mean (spread) | difference | reading |")
+
+
+def row(name, method, ours, theirs, baseline_name):
+    """A table row from (accuracies, failed flags) of each side: a failed
+    run's accuracy carries ``FAILED_MARK``."""
+    def per_seed(side):
+        return " / ".join(f"{v:.3f}{FAILED_MARK if bad else ''}" for v, bad in zip(*side))
+
+    def mean(values):
+        return f"{np.mean(values):.3f} ({np.ptp(values):.3f})"
+    difference, _, word = reading(ours[0], theirs[0])
+    return (f"| {name} | {method} | {per_seed(ours)} | {baseline_name} | {per_seed(theirs)} | "
+            f"**{mean(ours[0])}** | {mean(theirs[0])} | {difference:+.3f} | {word} |")
 
 
 def main():
@@ -116,6 +168,8 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--per-class", type=int, help="images a class of the held-out "
                         "'where' sets (default: the demo's 200, a test split of 150)")
+    parser.add_argument("--ablations", action="store_true",
+                        help="the method's ablations too (AG-Net: Table VII's components)")
     parser.add_argument("--extra", default="", help="more flags for the method's runs only")
     parser.add_argument("--flags", default="", help="more flags for both sides' runs (e.g. "
                                                     "'--keep last')")
@@ -128,9 +182,9 @@ def main():
     os.makedirs(work, exist_ok=True)
     print(f"runs in {work}", file=sys.stderr, flush=True)
     seeds = " ".join(str(s) for s in args.seeds)
-    print(f"| data set | method | test accuracy, seeds {seeds} | baseline | baseline, "
-          f"seeds {seeds} | method mean | baseline mean |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+    print(HEADER.format(seeds=seeds))
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    failures = []
     for method_name in args.methods:
         method = METHODS[method_name]
         command = method.command()
@@ -145,14 +199,22 @@ def main():
             data = data_args(name, work, args.per_class)
             label = set_folder(name, args.per_class)
             runs = os.path.join(work, f"{label}-{method_name}")
-            ours = accuracies(method.module, [*data, "--config", settings, *method.args,
-                                              *args.flags.split(), *args.extra.split()],
-                              args.seeds, runs)
             theirs = accuracies(method.baseline_module,
                                 [*data, "--config", baseline_settings, *method.baseline_args,
                                  *args.flags.split()],
-                                args.seeds, f"{runs}-base")
-            print(row(label, method_name, ours, theirs), flush=True)
+                                args.seeds, f"{runs}-base", failures)
+            variants = [(method_name, ())] + [(f"{method_name}, {name}", flags) for name, flags
+                                               in (method.ablations if args.ablations else ())]
+            for variant, flags in variants:
+                folder = runs + "".join(f"-{flag.strip('-')}" for flag in flags)
+                ours = accuracies(method.module, [*data, "--config", settings, *method.args,
+                                                  *flags, *args.flags.split(),
+                                                  *args.extra.split()], args.seeds, folder,
+                                  failures)
+                print(row(label, variant, ours, theirs, method.baseline_name), flush=True)
+    if failures:
+        print(f"\n{FAILED_MARK} the run finished and failed (its FAILED note): " + "; ".join(
+            f"{name}: {reason}" for name, reason in failures))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Imported by bench/claims.py, bench/explanations.py and bench/fsa_accuracy.py (ru
 this folder is on sys.path).
 """
 
+import glob
+import importlib.util
 import json
 import os
 import subprocess
@@ -18,8 +20,8 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from common.data.demo import DEFAULT_SIZES, FASHION_CLASSES, fashion_mnist, make_fashion, \
-    write_dataset  # noqa: E402
+from common.data.demo import DEFAULT_SIZES, FASHION_CLASSES, fashion_mnist, \
+    make_fashion, sklearn_digits, write_dataset  # noqa: E402
 from common.data.synthetic import clutter, paste, stratified_splits  # noqa: E402
 from common.data.where import make_where  # noqa: E402
 
@@ -48,7 +50,8 @@ def set_folder(name, per_class):
 
 
 def heldout_set(name, work, per_class=None):
-    """The CSV of held-out set ``name`` (``fashion-heldout``, ``wsol-heldout``,
+    """The CSV of held-out set ``name`` (``fashion-heldout``,
+    ``fashion-heldout-b``, ``digits-clutter``, ``photo-crops``, ``wsol-heldout``,
     ``where-heldout``, ``where-plain-heldout``), built under ``work`` once:
     every bench that uses one --work folder reads the same files."""
     folder = os.path.join(work, set_folder(name, per_class))
@@ -57,17 +60,87 @@ def heldout_set(name, work, per_class=None):
         return csv
     if name == "fashion-heldout":
         return heldout_fashion(folder)
+    if name == "fashion-heldout-b":
+        return heldout_fashion(folder, second=True)
+    if name == "digits-clutter":
+        return heldout_digits_on_clutter(folder)
+    if name == "photo-crops":
+        return photo_crops(folder)
     if name == "wsol-heldout":
         return heldout_wsol(folder)
     return heldout_where(folder, decoy=name == "where-heldout", per_class=per_class or 200)
 
 
-def heldout_fashion(folder, seed=11):
+def heldout_fashion(folder, seed=11, second=False, per_class=300):
     """The 'fashion' demo built from Fashion-MNIST's test split (images no
-    demo run has seen), same size and class balance; returns its CSV."""
+    demo run has seen), same size and class balance; returns its CSV.
+
+    ``second``: another such set (``fashion-heldout-b``) from the next
+    ``per_class`` test images of each class in the same draw, so no image is
+    in both."""
+    if not second:
+        rng = np.random.default_rng(seed)
+        return write_dataset(folder, *make_fashion(DEFAULT_SIZES["fashion"], seed, rng,
+                                                   split="test"))
+    images, labels = fashion_mnist("test")
+    rng = np.random.default_rng(seed)  # make_fashion's draw: one permutation a class
+    chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[
+        per_class:2 * per_class] for c in range(10)])
+    size = DEFAULT_SIZES["fashion"]
+    resized = [cv2.resize(images[i], (size, size), interpolation=cv2.INTER_LINEAR)
+               for i in chosen]
+    return write_dataset(folder, resized, [FASHION_CLASSES[labels[i]] for i in chosen],
+                         stratified_splits(labels[chosen], seed + 1))
+
+
+def photo_crops(folder, size=128, train=40, val=10, test=20, seed=11):
+    """Photographs: foolbox's 20 ImageNet photos (512 px, one per ImageNet
+    class), a class each. Square crops of a quarter to a third of the side
+    at random places: ``train`` a class from the left 65 % of its photo,
+    ``val`` and ``test`` from the right 35 %, so a test crop shows a part of
+    the scene no training crop overlaps. Saved at ``size`` px; returns the
+    CSV. The largest labelled photographic set found offline (the other
+    photos here, scikit-image's, are single images of unrelated things)."""
+    spec = importlib.util.find_spec("foolbox")  # its data only: importing it needs eagerpy
+    if spec is None:
+        raise FileNotFoundError("photo-crops: pip install --no-deps foolbox==3.3.4")
+    paths = sorted(glob.glob(os.path.join(os.path.dirname(spec.origin), "data",
+                                          "imagenet_*.jpg")))
     rng = np.random.default_rng(seed)
-    return write_dataset(folder, *make_fashion(DEFAULT_SIZES["fashion"], seed, rng,
-                                               split="test"))
+    images, labels, splits = [], [], []
+    for path in paths:
+        photo = cv2.imread(path)
+        side_max = photo.shape[1]
+        cut = int(round(0.65 * side_max))
+        for split, count, (low, high) in (("train", train, (0, cut)), ("val", val, (cut, side_max)),
+                                          ("test", test, (cut, side_max))):
+            for _ in range(count):
+                side = int(rng.integers(side_max // 4, min(side_max // 3, high - low) + 1))
+                x = int(rng.integers(low, high - side + 1))
+                y = int(rng.integers(0, photo.shape[0] - side + 1))
+                images.append(cv2.resize(photo[y:y + side, x:x + side], (size, size),
+                                         interpolation=cv2.INTER_AREA))
+                labels.append(os.path.basename(path)[:-4].split("_", 1)[1])
+                splits.append(split)
+    return write_dataset(folder, images, labels, splits)
+
+
+def heldout_digits_on_clutter(folder, size=64, seed=11):
+    """Not Fashion-MNIST at all: scikit-learn's 1797 digits (8x8, upscaled),
+    each a quarter to half of a 64 px canvas of clutter at a random place:
+    10 classes, about 180 images each. (FAM's 'wsol' demo pastes the same
+    digits with seed 0; no AG-Net demo or bench uses them.) Returns its CSV."""
+    digits, targets, classes = sklearn_digits()
+    rng = np.random.default_rng(seed)
+    images = []
+    for digit in digits:
+        canvas = clutter(rng, size)
+        side = int(rng.integers(size // 4, size // 2 + 1))
+        top, left = (int(v) for v in rng.integers(0, size - side + 1, 2))
+        paste(canvas, cv2.resize(digit, (side, side)).astype(np.float32), top, left)
+        images.append(np.clip(canvas, 0, 255).astype(np.uint8))
+    return write_dataset(folder, images, [classes[t] for t in targets],
+                         stratified_splits(targets, seed))
 
 
 def heldout_wsol(folder, size=64, per_class=200, seed=11):
@@ -103,17 +176,27 @@ def demo_settings(path, command, keep=None):
 
 def train(module, args, seed, out, reuse=False):
     """Runs ``python -m module ARGS --seed SEED --output OUT``; returns
-    (metrics.json as a dict, or None when the run failed; stderr lines).
+    (metrics.json as a dict, or None when the run wrote none; stderr lines).
+    A run that wrote its metrics and still failed (stuck at chance, dead
+    CAMs: its FAILED note) has the note's first line as ``metrics["failed"]``.
     ``reuse``: a finished run already in OUT is read, not trained again."""
     path = os.path.join(out, "metrics.json")
     if reuse and os.path.isfile(path):
-        with open(path) as handle:
-            return json.load(handle), []
+        return _metrics(out), []
     command = [sys.executable, "-m", module, *args, "--seed", str(seed), "--output", out,
                "--verbose", "0"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": ROOT})
     if not os.path.isfile(path):
         return None, done.stderr.strip().splitlines()[-1:]
-    with open(path) as handle:
-        return json.load(handle), done.stderr.splitlines()
+    return _metrics(out), done.stderr.splitlines()
+
+
+def _metrics(out):
+    with open(os.path.join(out, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    failed = os.path.join(out, "FAILED")
+    if os.path.isfile(failed):
+        with open(failed) as handle:
+            metrics["failed"] = (handle.read().strip().splitlines() or ["(no reason)"])[0]
+    return metrics

@@ -7,7 +7,11 @@ from keras import ops
 
 def softmax32(x, axis=-1):
     """Softmax computed in float32 (exp overflows float16 above ~11), returned
-    in ``x``'s dtype: the attention weights of mixed-precision models."""
+    in ``x``'s dtype: the attention weights of mixed-precision models. Over
+    an axis of one element it is 1 (AG-Net without regions has one), said
+    without Keras's warning for that case."""
+    if x.shape[axis] == 1:
+        return ops.ones_like(x)
     return ops.cast(ops.softmax(ops.cast(x, "float32"), axis=axis), x.dtype)
 
 

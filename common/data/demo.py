@@ -44,7 +44,8 @@ def default_root():
                                        "demo"))
 
 
-def _digits():
+def sklearn_digits():
+    """scikit-learn's 1797 digits: (N, 8, 8) uint8 0-255, labels, class names."""
     from sklearn.datasets import load_digits
     digits = load_digits()
     images = (digits.images * (255.0 / 16.0)).astype(np.uint8)  # (N, 8, 8)
@@ -74,7 +75,7 @@ def fashion_mnist(split="train"):
 
 
 def _make_digits(size, seed, rng):
-    images, labels, classes = _digits()
+    images, labels, classes = sklearn_digits()
     resized = [cv2.resize(im, (size, size), interpolation=cv2.INTER_LINEAR) for im in images]
     return resized, [classes[i] for i in labels], stratified_splits(labels, seed), None, {}
 
@@ -93,13 +94,13 @@ def make_fashion(size, seed, rng, per_class=300, split="train"):
 
 def _make_where(size, seed, rng, decoy=True):
     """See ``common.data.where``: scikit-learn's digits as the objects."""
-    digits, _, _ = _digits()
+    digits, _, _ = sklearn_digits()
     images, labels, splits, spec, masks = make_where(digits, size, seed, rng, decoy=decoy)
     return images, labels, splits, None, {"masks.json": spec, "masks.npz": masks}
 
 
 def _make_wsol(size, seed, rng):
-    digits, targets, classes = _digits()
+    digits, targets, classes = sklearn_digits()
     images, boxes = [], []
     for digit in digits:
         canvas = clutter(rng, size)

@@ -137,6 +137,18 @@ np.testing.assert_array_equal(m.predict(x, verbose=0), np.load(r"{tmp_path / 'p.
 """)
 
 
+def _random_classifier_and_inputs(model, seed):
+    """The model's classifier given random weights (a zero one predicts
+    uniformly whatever comes in) and three inputs with 3 regions each."""
+    rng = np.random.default_rng(seed)
+    classifier = model.get_layer("classifier")
+    classifier.set_weights([rng.normal(size=w.shape).astype("float32")
+                            for w in classifier.get_weights()])
+    x = _inputs(n=3)
+    x["regions"] = x["regions"][:, :3]
+    return classifier, x
+
+
 def test_ablated_model_matches_numpy():
     """Without self-attention and inter-region attention, with GAP: backbone
     -> region pooling -> per-region SE -> eq. 3 -> GAP -> Dense softmax,
@@ -146,12 +158,7 @@ def test_ablated_model_matches_numpy():
                         inter_attention=False, pooling="gap")
     names = {layer.name for layer in plain.layers}
     assert not {"self_attention", "inter_attention", "gap_gmp"} & names
-    rng = np.random.default_rng(4)
-    classifier = plain.get_layer("classifier")
-    classifier.set_weights([rng.normal(size=w.shape).astype("float32")
-                            for w in classifier.get_weights()])
-    x = _inputs(n=3)
-    x["regions"] = x["regions"][:, :3]
+    classifier, x = _random_classifier_and_inputs(plain, 4)
     features = backbone(x["image"]).numpy()  # (B, 8, 8, C)
     boxes = np.concatenate([x["regions"], np.tile([[[0, 0, 1, 1]]], (3, 1, 1))], 1)
     pooled = tf.image.crop_and_resize(features, boxes.reshape(-1, 4).astype("float32"),
@@ -172,6 +179,40 @@ def test_ablated_model_matches_numpy():
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(plain(x).numpy(), expected, rtol=1e-4, atol=1e-5)
     assert np.ptp(expected) > 0.05  # not the uniform output of a zero classifier
+
+
+def test_without_regions_or_se_blocks_the_model_reads_the_whole_image_alone():
+    """The two other ablations of Table VII: ``regions=False`` pools the
+    whole image only (the boxes are taken and ignored: other boxes, same
+    output), ``se_blocks=False`` passes it on unchanged; with one region the
+    inter-attention's row softmax and eq. 3's weights are 1, so the output is
+    GAP/GMP of the pooled whole map, recomputed here in NumPy."""
+    backbone = build_backbone("tiny", (32, 32, 3))
+    model = build_agnet(backbone, 3, num_primary=2, regions=False, se_blocks=False)
+    assert "region_se" not in {layer.name for layer in model.layers}
+    classifier, x = _random_classifier_and_inputs(model, 5)
+    rng = np.random.default_rng(5)
+    moved = {**x, "regions": rng.uniform(0, 1, x["regions"].shape).astype("float32")}
+    features = model.get_layer("self_attention")(backbone(x["image"])).numpy()
+    whole = tf.image.crop_and_resize(features, np.tile([[0, 0, 1, 1]], (3, 1)).astype("float32"),
+                                     np.arange(3), (7, 7)).numpy()
+    kernel, bias = (v.numpy() for v in model.get_layer("gap_gmp").score.weights)
+    gap, gmp = whole.mean(axis=(1, 2)), whole.max(axis=(1, 2))
+    scores = np.concatenate([gmp @ kernel + bias, gap @ kernel + bias], axis=1)
+    w = np.exp(scores - scores.max(1, keepdims=True))
+    w /= w.sum(1, keepdims=True)
+    pooled = w[:, :1] * gmp + w[:, 1:] * gap  # eq. 4
+    assert not np.allclose(gap, gmp)
+    logits = pooled @ classifier.kernel.numpy() + classifier.bias.numpy()
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(model(x).numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model(moved).numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert np.ptp(expected) > 0.05
+    config = model.get_layer("region_pooling").get_config()
+    assert config["use_boxes"] is False
+    assert RegionPooling.from_config({k: v for k, v in config.items()
+                                      if k != "use_boxes"}).use_boxes  # older saves
 
 
 def test_the_command_offers_the_model_poolings():
