@@ -14,4 +14,4 @@ KERAS_OBJECTS = {"fsa.model": ("FsaModel",), "fsa.guide": ("ForcedSpatialAttenti
 from common.lazy import lazy_exports as _lazy_exports  # noqa: E402
 
 __getattr__ = _lazy_exports(__name__, {
-    "ForcedSpatialAttention": "guide", "FsaModel": "model", "StageSwitch": "model"})
+    "ForcedSpatialAttention": "guide", "FsaModel": "model", "StageSwitch": "monitor"})

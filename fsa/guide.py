@@ -153,11 +153,10 @@ class ForcedSpatialAttention(Guide):
         return {"cam_alive": (positive, tf.cast(tf.size(true_maps), tf.float32))}
 
     def callbacks(self):
-        from fsa.model import StageSwitch
-        from fsa.monitor import DeadCamMonitor
+        from fsa.monitor import DeadCamMonitor, StageSwitch
         scheduled = self.warmup_epochs or self.stage1_epochs is not None
-        return [*([StageSwitch(self.stage1_epochs, self.warmup_epochs)] if scheduled else []),
-                DeadCamMonitor()]
+        switch = StageSwitch(self.stage1_epochs, self.warmup_epochs, guide=self)
+        return [*([switch] if scheduled else []), DeadCamMonitor()]
 
     def get_config(self):
         stage = self.initial_stage if self.stage is None else int(self.stage.numpy())

@@ -6,6 +6,7 @@ import keras
 
 from common.classifier import GuidedClassifier
 from fsa.guide import ForcedSpatialAttention
+from fsa.monitor import StageSwitch  # noqa: F401  (its home before; kept importable)
 from fsa.network import build_squeezenet
 
 
@@ -54,31 +55,6 @@ class FsaModel(GuidedClassifier):
         return {**self.base_config(), **self.fsa_options, "masks": guide["masks"],
                 "counts": guide["counts"], "on_grid": True, "stage": guide["stage"],
                 "guides": self.other_guides_config()}
-
-
-class StageSwitch(keras.callbacks.Callback):
-    """Stage 0 (cross-entropy only) for ``warmup_epochs``, then stage 1 for
-    ``stage1_epochs`` (None: for the rest of training), then stage 2.
-
-    Example:
-        ``model.fit(data, epochs=30, callbacks=[StageSwitch(stage1_epochs=15)])``
-    """
-
-    def __init__(self, stage1_epochs, warmup_epochs=0):
-        super().__init__()
-        self.stage1_epochs = None if stage1_epochs is None else int(stage1_epochs)
-        self.warmup_epochs = int(warmup_epochs)
-
-    def stage_of(self, epoch):
-        if epoch < self.warmup_epochs:
-            return 0
-        if self.stage1_epochs is None or epoch < self.warmup_epochs + self.stage1_epochs:
-            return 1
-        return 2
-
-    def on_epoch_begin(self, epoch, logs=None):
-        guide = self.model.guide(ForcedSpatialAttention)
-        guide.stage.assign(self.stage_of(epoch))
 
 
 def build_fsa_model(num_classes, masks, counts, input_shape=(224, 224, 3), weights=None,

@@ -1,4 +1,6 @@
-"""``DeadCamMonitor``: says when Forced Spatial Attention has killed the CAMs."""
+"""FSA's callbacks (``ForcedSpatialAttention.callbacks``): ``StageSwitch``,
+its schedule, and ``DeadCamMonitor``, which says when it has killed the
+CAMs."""
 
 import sys
 
@@ -47,3 +49,32 @@ class DeadCamMonitor(keras.callbacks.Callback):
 
     def run_metrics(self):
         return {"cam_alive": self.alive[-1] if self.alive else None}
+
+
+class StageSwitch(keras.callbacks.Callback):
+    """Stage 0 (cross-entropy only) for ``warmup_epochs``, then stage 1 for
+    ``stage1_epochs`` (None: for the rest of training), then stage 2, of
+    ``guide`` (default: the model's first guide with stages, its
+    ``ForcedSpatialAttention``).
+
+    Example:
+        ``model.fit(data, epochs=30, callbacks=[StageSwitch(stage1_epochs=15)])``
+    """
+
+    def __init__(self, stage1_epochs, warmup_epochs=0, guide=None):
+        super().__init__()
+        self.guide = guide
+        self.stage1_epochs = None if stage1_epochs is None else int(stage1_epochs)
+        self.warmup_epochs = int(warmup_epochs)
+
+    def stage_of(self, epoch):
+        if epoch < self.warmup_epochs:
+            return 0
+        if self.stage1_epochs is None or epoch < self.warmup_epochs + self.stage1_epochs:
+            return 1
+        return 2
+
+    def on_epoch_begin(self, epoch, logs=None):
+        guide = self.guide or next(g for g in self.model.guides
+                                   if getattr(g, "stage", None) is not None)
+        guide.stage.assign(self.stage_of(epoch))
