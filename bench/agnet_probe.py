@@ -33,7 +33,8 @@ import yaml  # noqa: E402
 def test_images(csv, size, limit):
     from common.data.pipeline import decode_image  # as the trainer reads them
     frame = pd.read_csv(csv)
-    frame = frame[frame["split"] == "test"].iloc[:limit]
+    frame = frame[frame["split"] == "test"]
+    frame = frame.sample(n=min(limit, len(frame)), random_state=0)  # every class, seeded
     folder = os.path.dirname(csv)
     paths = [os.path.join(folder, p) for p in frame["path"]]
     classes = sorted(set(pd.read_csv(csv)["label"].astype(str)))
@@ -82,14 +83,17 @@ def probe_run(run, plain_run, images, labels, paths, settings):
     other = np.roll(boxes, 1, axis=0)
     reliance = [accuracy(inputs), accuracy({**inputs, "regions": whole}),
                 accuracy({**inputs, "regions": other})]
-    weights = RegionWeights(model)(inputs).numpy()
+    chunks = [slice(i, i + 32) for i in range(0, len(labels), 32)]  # bounded memory
+    region_weights = RegionWeights(model)
+    weights = np.concatenate([region_weights({k: v[c] for k, v in inputs.items()}).numpy()
+                              for c in chunks])
     entropy = -(weights * np.log(weights + 1e-12)).sum(1) / np.log(weights.shape[1])
     # the backbone's output: what self-attention (AG-Net) and GAP (plain) read
-    at_backbone, pooled = gradients(model, [model.get_layer("self_attention").input,
-                                            model.get_layer("region_pooling").output],
-                                    inputs, labels)
+    outputs = [model.get_layer("self_attention").input, model.get_layer("region_pooling").output]
     gap = next(layer for layer in plain.layers if "pooling" in type(layer).__name__.lower())
-    (plain_at_backbone,) = gradients(plain, [gap.input], [images], labels)
+    parts = [(*gradients(model, outputs, {k: v[c] for k, v in inputs.items()}, labels[c]),
+              *gradients(plain, [gap.input], [images[c]], labels[c])) for c in chunks]
+    at_backbone, pooled, plain_at_backbone = (np.concatenate(p) for p in zip(*parts))
     per_region = np.sqrt((pooled ** 2).reshape(*pooled.shape[:2], -1).sum(-1)).mean(0)
     return {"accuracy": reliance[0], "whole boxes": reliance[1], "other's boxes": reliance[2],
             "w whole": float(weights[:, -1].mean()), "w max": float(weights.max(1).mean()),
@@ -104,7 +108,8 @@ def main():
     parser.add_argument("--work", required=True)
     parser.add_argument("--sets", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--images", type=int, default=256, help="test images a run")
+    parser.add_argument("--images", type=int, default=256, help="test images a run (a "
+                        "seeded sample)")
     args = parser.parse_args()
     for name in args.sets:
         csv = os.path.join(args.work, name, "data.csv")
