@@ -7,8 +7,3 @@ from common.console import script as _script  # noqa: E402
 # The console scripts (pyproject.toml [project.scripts]).
 train_script = _script("agnet.train:run")
 predict_script = _script("agnet.predict:main")
-
-# The Keras classes this package registers, by module, read without
-# TensorFlow (entry-point group attention_guided.keras_objects).
-KERAS_OBJECTS = {"agnet.layers": ("RegionPooling", "RegionSEResidual",
-                                  "InterRegionAttention", "RegionImportance")}

@@ -5,13 +5,21 @@ Keras objects (``attention_guided.keras_objects``), CAM sources
 
 
 def group_entry_points(group):
-    """name -> entry point of ``group`` from every distribution on the path.
-    ``importlib.metadata.entry_points()`` keeps the first distribution of a
-    name, so a stale ``*.egg-info`` in a source checkout would hide the
-    installed one; every distribution is read instead."""
+    """name -> entry point of ``group`` from the installed distributions.
+    Of several copies of one distribution on the path the first installed
+    one (``.dist-info``) counts: ``importlib.metadata.entry_points()`` keeps
+    the first copy, so a ``*.egg-info`` that a build leaves in a source
+    checkout (and that goes stale when pyproject.toml changes) would hide
+    or add to the installed entry points."""
     from importlib.metadata import distributions
-    found = {}
+    chosen = {}
     for distribution in distributions():
+        name = str(distribution.metadata["Name"] or "").lower().replace("_", "-")
+        installed = distribution.read_text("METADATA") is not None  # egg-info: PKG-INFO
+        if name not in chosen or (installed and not chosen[name][1]):
+            chosen[name] = (distribution, installed)
+    found = {}
+    for distribution, _ in chosen.values():
         for point in distribution.entry_points:
             if point.group == group:
                 found.setdefault(point.name, point)

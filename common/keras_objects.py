@@ -5,13 +5,13 @@ toolkit model holds, the way ``import keras_hub`` does, yet importing a
 package must not import TensorFlow: the commands answer ``--help`` before
 it loads. So importing ``common`` registers, as soon as Keras is imported
 (at once if it already is), a stand-in under each registered name of every
-package that lists its classes in the entry-point group
-``attention_guided.keras_objects`` (``package = "package:KERAS_OBJECTS"``, a
-dict module -> class names, in a module that imports no TensorFlow; common's
-own is ``OBJECTS`` below). A stand-in's ``from_config`` imports the module
-that defines the real class (whose decorator then registers the real class
-in its place) and builds that. ``tests/test_keras_objects.py`` checks the
-tables against the decorated classes.
+class listed in the entry-point group ``attention_guided.keras_objects``
+(``"module.Class" = "module:Class"``; the toolkit's own in pyproject.toml),
+read from the entry points' text: nothing is imported to register them,
+so registering works while a package is half imported. A stand-in's
+``from_config`` imports the module that defines the real class (whose
+decorator then registers the real class in its place) and builds that. ``tests/test_keras_objects.py`` checks the
+group against the decorated classes.
 """
 
 import importlib
@@ -23,39 +23,22 @@ from common.entry_points import group_entry_points
 
 GROUP = "attention_guided.keras_objects"
 
-# module -> the classes it registers with
-# ``keras.saving.register_keras_serializable(package=<its top-level package>)``
-OBJECTS = {
-    "common.backbones.preprocessing": ("BackbonePreprocessing",),
-    "common.layers": ("SelfAttention2D", "SEResidual", "GapGmpPooling", "MemoryRead"),
-    "common.data.augment": ("RandomBrightnessScale",),
-    "common.classifier": ("GuidedClassifier",),
-    "common.guidance": ("HomogeneousNegativeCam", "BoxEnergy"),
-    "common.input_gradient": ("InputGradientPenalty",),
-    "common.counterexamples": ("Counterexamples",),
-    "common.gradcam_penalty": ("GradCamPenalty",),
-    "common.hint": ("Hint",),
-}
 
-
-def tables():
-    """package -> {module: class names} of every package in the group (a
-    package whose table cannot be read is left out: loading a file that
-    needs it then fails with Keras's own message)."""
+def classes():
+    """module -> names of the Keras classes it registers, from the group's
+    entry points (``"module.Class" = "module:Class"``), read without
+    importing anything: registering runs while Keras (and maybe the
+    package naming them) is still being imported."""
     found = {}
-    for name, point in sorted(group_entry_points(GROUP).items()):
-        try:
-            found[name] = dict(point.load())
-        except Exception as error:  # a broken third-party entry must not break Keras
-            print(f"warning: {GROUP} entry {name!r} ({point.value}) could not be read: "
-                  f"{type(error).__name__}: {error}", file=sys.stderr)
+    for point in group_entry_points(GROUP).values():
+        found.setdefault(point.module, []).append(point.attr)
     return found
 
 
 def packages():
     """The packages whose modules a .keras file may name to be imported
-    (common.saving): those of the group."""
-    return set(group_entry_points(GROUP)) | {"common"}
+    (common.saving): those the group's classes are in."""
+    return {module.split(".")[0] for module in classes()} | {"common"}
 
 
 def registered_name(module, name):
@@ -75,10 +58,9 @@ def _stand_in(module, name):
 def register(keras):
     """Registers a stand-in for each name not registered yet."""
     custom = keras.saving.get_custom_objects()
-    for table in tables().values():
-        for module, names in table.items():
-            for name in names:
-                custom.setdefault(registered_name(module, name), _stand_in(module, name))
+    for module, names in classes().items():
+        for name in names:
+            custom.setdefault(registered_name(module, name), _stand_in(module, name))
 
 
 class _AfterKerasImport(importlib.abc.MetaPathFinder):

@@ -7,11 +7,6 @@ from common.console import script as _script  # noqa: E402
 # The console scripts (pyproject.toml [project.scripts]).
 train_script = _script("distraction.train:run")
 
-# The Keras classes this package registers, by module, read without
-# TensorFlow (entry-point group attention_guided.keras_objects).
-KERAS_OBJECTS = {"distraction.model": ("DistractionModel",),
-                 "distraction.guide": ("GradCamOcclusion",)}
-
 from common.lazy import lazy_exports as _lazy_exports  # noqa: E402
 
 __getattr__ = _lazy_exports(__name__, {

@@ -8,11 +8,6 @@ from common.console import script as _script  # noqa: E402
 train_script = _script("fam.train:run")
 evaluate_script = _script("fam.evaluate:main")
 
-# The Keras classes this package registers, by module, read without
-# TensorFlow (entry-point group attention_guided.keras_objects).
-KERAS_OBJECTS = {"fam.model": ("PartPooling", "PartImportance", "FamModel"),
-                 "fam.guide": ("FamRegularisers",)}
-
 from common.lazy import lazy_exports as _lazy_exports  # noqa: E402
 
 __getattr__ = _lazy_exports(__name__, {

@@ -7,10 +7,6 @@ from common.console import script as _script  # noqa: E402
 # The console scripts (pyproject.toml [project.scripts]).
 train_script = _script("fsa.train:run")
 
-# The Keras classes this package registers, by module, read without
-# TensorFlow (entry-point group attention_guided.keras_objects).
-KERAS_OBJECTS = {"fsa.model": ("FsaModel",), "fsa.guide": ("ForcedSpatialAttention",)}
-
 from common.lazy import lazy_exports as _lazy_exports  # noqa: E402
 
 __getattr__ = _lazy_exports(__name__, {

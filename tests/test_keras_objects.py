@@ -28,9 +28,8 @@ def test_the_table_names_every_registered_class_of_the_toolkit_and_nothing_else(
                     for registered_package, cls in DECORATED.findall(open(path).read()):
                         assert registered_package == package, (module, cls)
                         found.setdefault(module, []).append(cls)
-    tables = keras_objects.tables()
-    assert sorted(tables) == ["agnet", "common", "distraction", "fam", "fsa"]
-    merged = {m: names for table in tables.values() for m, names in table.items()}
+    merged = keras_objects.classes()
+    assert keras_objects.packages() == {"agnet", "common", "distraction", "fam", "fsa"}
     assert {m: sorted(c) for m, c in found.items()} == {m: sorted(c) for m, c in merged.items()}
     for module, names in merged.items():  # and they are what Keras holds
         for name in names:
@@ -64,12 +63,11 @@ def test_a_users_package_registers_its_layers_through_the_same_group(tmp_path):
     info = site / "mine-0.1.dist-info"
     info.mkdir(parents=True)
     (site / "mine").mkdir()
-    (site / "mine" / "__init__.py").write_text(
-        "KERAS_OBJECTS = {'mine.layers': ('Doubling',)}\n")
+    (site / "mine" / "__init__.py").write_text("")
     (site / "mine" / "layers.py").write_text(LAYER)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mine\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
-        "[attention_guided.keras_objects]\nmine = mine:KERAS_OBJECTS\n")
+        "[attention_guided.keras_objects]\nmine.layers.Doubling = mine.layers:Doubling\n")
     path = tmp_path / "doubling.keras"
     save = f"""
 import keras
@@ -94,3 +92,27 @@ print(model.predict(np.array([[1.0, 2.0, 3.0]]), verbose=0).tolist())
     done = python_process("-c", f"import common, keras; keras.saving.load_model(r'{path}')",
                           path=[site])
     assert done.returncode != 0 and "Doubling" in done.stderr
+
+
+def test_an_installed_distribution_counts_over_a_stale_egg_info_before_it(tmp_path):
+    """A build leaves ``*.egg-info`` in a source checkout; after pyproject.toml
+    changes it is stale. Ahead of the installed ``.dist-info`` on the path it
+    neither hides nor adds entry points (``common.entry_points``)."""
+    from tests.fresh_process import python_process
+    stale, installed = tmp_path / "checkout", tmp_path / "site"
+    (stale / "mine.egg-info").mkdir(parents=True)
+    (stale / "mine.egg-info" / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: mine\n")
+    (stale / "mine.egg-info" / "entry_points.txt").write_text(
+        "[attention_guided.guides]\nold = mine:Old\nkept = mine:OldKept\n")
+    (installed / "mine-0.1.dist-info").mkdir(parents=True)
+    (installed / "mine-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mine\nVersion: 0.1\n")
+    (installed / "mine-0.1.dist-info" / "entry_points.txt").write_text(
+        "[attention_guided.guides]\nkept = mine:Kept\n")
+    done = python_process("-c", """
+from common.entry_points import group_entry_points
+points = group_entry_points("attention_guided.guides")
+print(sorted((n, p.value) for n, p in points.items() if p.value.startswith("mine:")))
+""", path=[stale, installed])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[('kept', 'mine:Kept')]"
