@@ -1,5 +1,6 @@
 """The one place that relies on Keras internals or works around Keras
-bugs, each with the reason no public API does the job;
+bugs, each with the reason no public API does the job (and
+``common.training.interrupt_latch``, for a bug that swallows Ctrl-C);
 ``tests/common/test_keras_compat.py`` fails loudly when a Keras upgrade
 changes them (or fixes the bugs, so the workarounds can go)."""
 

@@ -27,6 +27,7 @@ from common.keras_compat import in_multi_worker_mode
 from common.training import cli, runfolder, workers
 from common.training import final, model_setup
 from common.training.best_epoch import BestEpoch
+from common.training.interrupt_latch import InterruptLatch
 from common.training.cam_snapshots import CamSnapshots
 from common.training.chance_guard import ChanceGuard
 from common.training.disk import is_disk_full
@@ -205,6 +206,7 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     checks = model.guide_callbacks() if hasattr(model, "guide_callbacks") else []
     callbacks = [
         NonFiniteGuard(),  # first: acts before anything of a broken epoch is written
+        InterruptLatch(),  # Ctrl-C that Keras swallowed still stops the run
         backup.end_marker(),
         keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.TensorBoard(os.path.join(run, "tensorboard")),

@@ -2,6 +2,7 @@
 loudly when a Keras upgrade changes them."""
 
 import keras
+import numpy as np
 
 from common.keras_compat import producing_layer, producing_node
 
@@ -33,7 +34,6 @@ def _classifier(size=8, classes=3):
 def test_keras_still_fails_on_an_uneven_first_batch_under_a_strategy(mirrored):
     """keras-team/keras#20329, the reason for DistributedBuildFix: when this
     test fails, Keras fixed the symbolic build and the override can go."""
-    import numpy as np
     import pytest
     import tensorflow as tf
     x = np.random.rand(7, 8, 8, 3).astype("float32")
@@ -100,3 +100,45 @@ def test_a_guided_fit_traces_its_train_step_once_where_keras_traces_twice():
         history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
         assert np.isfinite(history.history["loss"]).all()
     assert traces.count("plain") == 2 and traces.count("guided") == 1, traces
+
+
+def test_keras_still_swallows_an_interrupt_and_the_latch_raises_it_again():
+    """Keras's structure check of a functional call is a bare ``except:``
+    (a Ctrl-C landing there becomes a warning); the harness's latch remembers
+    the SIGINT and raises KeyboardInterrupt at the next batch end. Here a
+    callback swallows the interrupt the way Keras does."""
+    import inspect
+    import os
+    import signal
+
+    from common.training.interrupt_latch import InterruptLatch
+    source = inspect.getsource(type(_classifier())._maybe_warn_inputs_struct_mismatch)
+    assert "except:" in source  # when Keras fixes it, the latch can go
+
+    class SwallowCtrlC(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = 0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.batches += 1
+            if self.batches == 2:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)  # the handler runs right here
+                    sum(range(1000))
+                except KeyboardInterrupt:
+                    pass  # what the bare except does
+
+    x, y = np.random.rand(64, 8, 8, 3).astype("float32"), np.arange(64) % 3
+    for latch, raises in ((False, False), (True, True)):
+        model = _classifier()
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        swallow = SwallowCtrlC()
+        callbacks = [InterruptLatch(), swallow] if latch else [swallow]
+        try:
+            model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=callbacks)
+            stopped = False
+        except KeyboardInterrupt:
+            stopped = True
+        assert stopped is raises and (swallow.batches == 2 if raises else swallow.batches == 8)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
