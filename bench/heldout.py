@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from common.data.demo import DEFAULT_SIZES, FASHION_CLASSES, fashion_mnist, \
-    make_fashion, sklearn_digits, write_dataset  # noqa: E402
+    make_fashion, make_wsol, write_dataset  # noqa: E402
 from common.data.synthetic import clutter, paste, stratified_splits  # noqa: E402
 from common.data.where import make_where  # noqa: E402
 
@@ -78,19 +78,10 @@ def heldout_fashion(folder, seed=11, second=False, per_class=300):
     ``second``: another such set (``fashion-heldout-b``) from the next
     ``per_class`` test images of each class in the same draw, so no image is
     in both."""
-    if not second:
-        rng = np.random.default_rng(seed)
-        return write_dataset(folder, *make_fashion(DEFAULT_SIZES["fashion"], seed, rng,
-                                                   split="test"))
-    images, labels = fashion_mnist("test")
-    rng = np.random.default_rng(seed)  # make_fashion's draw: one permutation a class
-    chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[
-        per_class:2 * per_class] for c in range(10)])
-    size = DEFAULT_SIZES["fashion"]
-    resized = [cv2.resize(images[i], (size, size), interpolation=cv2.INTER_LINEAR)
-               for i in chosen]
-    return write_dataset(folder, resized, [FASHION_CLASSES[labels[i]] for i in chosen],
-                         stratified_splits(labels[chosen], seed + 1))
+    rng = np.random.default_rng(seed)  # the same draw; the second set takes the next images
+    return write_dataset(folder, *make_fashion(
+        DEFAULT_SIZES["fashion"], seed + 1 if second else seed, rng, per_class, split="test",
+        offset=per_class if second else 0))
 
 
 def photo_crops(folder, size=128, train=40, val=10, test=20, seed=11):
@@ -128,39 +119,10 @@ def photo_crops(folder, size=128, train=40, val=10, test=20, seed=11):
 def heldout_digits_on_clutter(folder, size=64, seed=11):
     """Not Fashion-MNIST at all: scikit-learn's 1797 digits (8x8, upscaled),
     each a quarter to half of a 64 px canvas of clutter at a random place:
-    10 classes, about 180 images each. (FAM's 'wsol' demo pastes the same
-    digits with seed 0; no AG-Net demo or bench uses them.) Returns its CSV."""
-    digits, targets, classes = sklearn_digits()
-    rng = np.random.default_rng(seed)
-    images = []
-    for digit in digits:
-        canvas = clutter(rng, size)
-        side = int(rng.integers(size // 4, size // 2 + 1))
-        top, left = (int(v) for v in rng.integers(0, size - side + 1, 2))
-        paste(canvas, cv2.resize(digit, (side, side)).astype(np.float32), top, left)
-        images.append(np.clip(canvas, 0, 255).astype(np.uint8))
-    return write_dataset(folder, images, [classes[t] for t in targets],
-                         stratified_splits(targets, seed))
-
-
-def heldout_wsol(folder, size=64, per_class=200, seed=11):
-    """The 'wsol' demo (an object of a quarter to half the canvas on clutter,
-    its box in the CSV) built from Fashion-MNIST test items instead of
-    digits: 10 classes, ``per_class`` images each; returns its CSV."""
-    items, labels = fashion_mnist("test")
-    rng = np.random.default_rng(seed)
-    chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]
-                             for c in range(10)])
-    images, boxes = [], []
-    for i in chosen:
-        canvas = clutter(rng, size)
-        side = int(rng.integers(size // 4, size // 2 + 1))
-        obj = cv2.resize(items[i], (side, side)).astype(np.float32)
-        top, left = (int(v) for v in rng.integers(0, size - side + 1, 2))
-        boxes.append(paste(canvas, obj, top, left))
-        images.append(np.clip(canvas, 0, 255).astype(np.uint8))
-    return write_dataset(folder, images, [FASHION_CLASSES[labels[i]] for i in chosen],
-                         stratified_splits(labels[chosen], seed), boxes)
+    10 classes, about 180 images each; FAM's 'wsol' demo with another seed
+    (no AG-Net demo or bench uses it), without the boxes. Returns its CSV."""
+    images, labels, splits, _, _ = make_wsol(size, seed, np.random.default_rng(seed))
+    return write_dataset(folder, images, labels, splits)
 
 
 def demo_settings(path, command, keep=None):

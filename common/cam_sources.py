@@ -173,13 +173,14 @@ def find_cam_source(network, feature_layer=None):
 CAM_SOURCE_GROUP = "attention_guided.cam_sources"
 
 
-def method_cam_source(network):
+def method_cam_source(network, feature_layer=None):
     """The ``CamSource`` an installed package finds in ``network`` (e.g.
-    FAM's part-weighted maps, ``attention_guided.cam_sources``), or None."""
+    FAM's part-weighted maps, ``attention_guided.cam_sources``), or None;
+    ``feature_layer`` (a layer), if given, must be the layer it reads."""
     from common.entry_points import group_entry_points
     for _, point in sorted(group_entry_points(CAM_SOURCE_GROUP).items()):
         source = point.load()(network)
-        if source is not None:
+        if source is not None and feature_layer in (None, source.feature_layer):
             return source
     return None
 

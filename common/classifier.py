@@ -17,17 +17,6 @@ from common.keras_compat import DistributedBuildFix, reducible_logs
 GUIDE_INPUTS = ("boxes", "ignore", "attend")
 
 
-def _installed_cam_source(view, wanted):
-    """A head an installed package knows (``attention_guided.cam_sources``,
-    e.g. FAM's part-weighted maps) that reads ``wanted`` (any, if None): so
-    a ``GuidedClassifier`` of such a network finds its maps again when
-    loaded, with no argument saved for them."""
-    source = method_cam_source(view)
-    if source is None or wanted not in (None, source.feature_layer):
-        return None
-    return source
-
-
 def _last_feature_layer(view):
     """The last layer with a 4-D output, or None (an input layer does not count)."""
     try:
@@ -78,8 +67,9 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
         view = functional_view(network)
         check_network(view, network.name)
         wanted = None if feature_layer is None else find_layer(view, feature_layer)
+        # an installed package's head (FAM's maps) is found again on loading
         self.cam_source = cam_source or find_cam_source(view, wanted) \
-            or _installed_cam_source(view, wanted)
+            or method_cam_source(view, wanted)
         layer = wanted or (self.cam_source.feature_layer if self.cam_source else None) \
             or _last_feature_layer(view)
         # Without a 4-D layer (an MLP) only guides that need no features can train it.

@@ -10,8 +10,9 @@ class listed in the entry-point group ``attention_guided.keras_objects``
 read from the entry points' text: nothing is imported to register them,
 so registering works while a package is half imported. A stand-in's
 ``from_config`` imports the module that defines the real class (whose
-decorator then registers the real class in its place) and builds that. ``tests/test_keras_objects.py`` checks the
-group against the decorated classes.
+decorator then registers the real class in its place) and builds that.
+``tests/test_keras_objects.py`` checks the group against the decorated
+classes.
 """
 
 import importlib

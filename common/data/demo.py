@@ -80,12 +80,13 @@ def _make_digits(size, seed, rng):
     return resized, [classes[i] for i in labels], stratified_splits(labels, seed), None, {}
 
 
-def make_fashion(size, seed, rng, per_class=300, split="train"):
+def make_fashion(size, seed, rng, per_class=300, split="train", offset=0):
     """The ``fashion`` demo: ``per_class`` Fashion-MNIST images per class
-    from ``split`` ("train"; "test" gives a held-out set of other images)."""
+    from ``split`` ("train"; "test" gives a held-out set of other images),
+    from the ``offset``-th image of each class's shuffled order on."""
     images, labels = fashion_mnist(split)
-    chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]
-                             for c in range(10)])
+    chosen = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[
+        offset:offset + per_class] for c in range(10)])
     resized = [cv2.resize(images[i], (size, size), interpolation=cv2.INTER_LINEAR)
                for i in chosen]
     return (resized, [FASHION_CLASSES[labels[i]] for i in chosen],
@@ -99,7 +100,7 @@ def _make_where(size, seed, rng, decoy=True):
     return images, labels, splits, None, {"masks.json": spec, "masks.npz": masks}
 
 
-def _make_wsol(size, seed, rng):
+def make_wsol(size, seed, rng):
     digits, targets, classes = sklearn_digits()
     images, boxes = [], []
     for digit in digits:
@@ -114,7 +115,7 @@ def _make_wsol(size, seed, rng):
 
 _BUILDERS = {"digits": _make_digits, "fashion": make_fashion, "where": _make_where,
              "where-plain": lambda size, seed, rng: _make_where(size, seed, rng, decoy=False),
-             "wsol": _make_wsol}
+             "wsol": make_wsol}
 
 
 def demo_csv(name, image_size=None, seed=0, root=None):

@@ -204,9 +204,10 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
                          prefix=f"{command.method}: warning")] if (
         chief and not data.multi_label) else []
     checks = model.guide_callbacks() if hasattr(model, "guide_callbacks") else []
+    latch = InterruptLatch()
     callbacks = [
         NonFiniteGuard(),  # first: acts before anything of a broken epoch is written
-        InterruptLatch(),  # Ctrl-C that Keras swallowed still stops the run
+        latch,  # Ctrl-C that Keras swallowed still stops the run
         backup.end_marker(),
         keras.callbacks.CSVLogger(history_csv, append=True),
         keras.callbacks.TensorBoard(os.path.join(run, "tensorboard")),
@@ -232,6 +233,7 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
             raise
         stop(command, args, run if chief else None, f"error: {error}", 1)
     finally:
+        latch.on_train_end()  # its SIGINT handler goes, however fit ended
         if chief:
             try:
                 write_run_readme(run, command.method, command_line)
