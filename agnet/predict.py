@@ -10,7 +10,7 @@ pipeline and the regions of its file (``agnet.inputs.RegionInputs``, as
 import os
 
 from common.errors import printable
-from common.training.model_command import ModelCommand
+from common.commandline.model_command import ModelCommand
 
 
 RANK_COLOURS = ("red", "orange", "deepskyblue")
@@ -21,7 +21,7 @@ def region_picture(image, boxes, weights, title, strongest=3):
     weights) drawn, thicker for more weight, and a legend of their ranks."""
     import numpy as np
 
-    from common.training.plots import single_figure
+    from common.commandline.plots import single_figure
     height, width = image.shape[:2]
     order = np.argsort(-weights[:len(boxes)])[:strongest]
     drawn, legend = [], []
@@ -69,7 +69,7 @@ def predict(model, paths, classes=None, outputs=None, settings=None, verbose=1):
 
     from agnet.inputs import RegionInputs, region_weights
     from common.data.pipeline import decode_image
-    from common.training.plots import save_figure
+    from common.commandline.plots import save_figure
     maker = RegionInputs(model, settings or {})
     images = np.stack([decode_image(p, (maker.size, maker.size)).numpy() for p in paths])
     inputs = {"image": images, **maker.file_inputs(paths, verbose)}

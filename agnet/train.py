@@ -14,7 +14,7 @@ backbone at 64 px. metrics.json adds top-1, top-5 and mAP.
 from common.data.fashion_mnist import locate as locate_fashion_mnist
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
-from common.training.guide_flags import HNC
+from common.training.guide_groups import HNC
 
 POOLINGS = ("gap_gmp", "gap", "gmp")  # agnet.model.POOLINGS
 INTER_ATTENTION = ("softmax", "sum")  # agnet.layers.NORMALIZATIONS

@@ -16,8 +16,8 @@ from common.training.trainer import Trainer
 class AgnetTrainer(Trainer):
     def check(self, args):
         super().check(args)
-        unsupported = [name for name in ("brightness", "channel_shift") if getattr(
-            args, name) not in (None, "none", 0, 0.0)] + (
+        unsupported = [name for name in ("brightness", "channel_shift") if args[name]
+                       not in (None, "none", 0, 0.0)] + (
             ["flip"] if args.flip not in ("none", "horizontal") else [])
         if unsupported:
             raise ConfigError(f"--{unsupported[0].replace('_', '-')}: AG-Net's augmentation "
@@ -63,7 +63,7 @@ class AgnetTrainer(Trainer):
         return [keras.callbacks.LearningRateScheduler(
             lambda epoch: args.lr * 0.1 ** (epoch // step))]
 
-    def extra_metrics(self, args, network, data, probabilities):
+    def extra_metrics(self, args, network, data, probabilities, shard):
         labels = encode_labels(data.test, data.classes)
         top5 = np.argsort(-probabilities, axis=1)[:, :5]
         hot = np.eye(len(data.classes))[labels]

@@ -66,7 +66,7 @@ def main():
     from common.data.tables import encode_labels
     from common.training.final import write_predictions
     from common.training.metrics import classification_metrics
-    from common.training.progress import PredictProgress
+    from common.commandline.progress import PredictProgress
     from common.wsol_accumulators import BoxAccuracy, LocalizationCounts, scaled_boxes
     from common.wsol_metrics import box_from_map
     from fam.localization import evaluate_localization, map_function

@@ -8,7 +8,7 @@ from common.cam import find_layer, functional_view, tap_model
 from common.cam_sources import describe_heads, find_cam_source, log_probabilities, \
     method_cam_source, output_kind
 from common.global_batch import as_sum_and_count, sum_over_replicas
-from common.guidance import Step, guides_of_saved_keys
+from common.guidance import Step, guides_of_saved_keys, owned_by
 from common.guide_checks import check_annotations, check_network, declared_names
 from common.keras_compat import DistributedBuildFix, reducible_logs
 
@@ -74,7 +74,8 @@ class GuidedClassifier(DistributedBuildFix, keras.Model):
             or _last_feature_layer(view)
         # Without a 4-D layer (an MLP) only guides that need no features can train it.
         self._views = [view, tap_model(view, layer) if layer is not None else None]
-        self.guides = guides = list(guides)
+        # each model its own guides: one given to another model before is copied
+        self.guides = guides = [owned_by(guide, self) for guide in guides]
         for guide in guides:
             if guide.needs_cams and self.cam_source is None:
                 raise ValueError(f"{type(guide).__name__} needs class activation maps, and "

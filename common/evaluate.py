@@ -20,7 +20,7 @@ import json
 import os
 import sys
 
-from common.training.model_command import ModelCommand
+from common.commandline.model_command import ModelCommand
 
 MAPS = ("gradcam", "gradcampp", "layercam", "xgradcam", "scorecam", "cam")
 

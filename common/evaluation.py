@@ -34,7 +34,7 @@ from common.model_inputs import ImageClassifier
 from common.pointing_game import energy_pointing_game, pointing_game
 from common.reliance import Reliance
 from common.training.metrics import prediction_metrics
-from common.training.progress import batches
+from common.commandline.progress import batches
 from common.wsol_accumulators import LocalizationMetrics, has_boxes_and_masks, scaled_boxes
 from common.wsol_metrics import read_mask
 

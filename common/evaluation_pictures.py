@@ -6,7 +6,7 @@ where the data has them."""
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from common.training.plots import DPI, MIN_SIDE, heat_colorbar, overlay, plt, save_figure
+from common.commandline.plots import DPI, MIN_SIDE, heat_colorbar, overlay, plt, save_figure
 
 
 def draw(path, picture, classes, steps):

@@ -8,7 +8,7 @@ image file as its trainer did, and Grad-CAM reads its image branch
 import os
 
 from common.errors import printable
-from common.training.model_command import ModelCommand
+from common.commandline.model_command import ModelCommand
 
 
 def map_path(picture):
@@ -71,7 +71,7 @@ def explain(model, paths, outputs, classes=None, class_name=None, layer=None,
     from common.data.pipeline import decode_image
     from common.io import atomic_write
     from common.model_inputs import ImageClassifier
-    from common.training.plots import save_figure, single_figure
+    from common.commandline.plots import save_figure, single_figure
     classifier = model if isinstance(model, ImageClassifier) else ImageClassifier(model)
     images = tf.stack([decode_image(p, classifier.image_size) for p in paths])
     other = {name: tf.constant(value) for name, value in

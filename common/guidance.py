@@ -25,6 +25,8 @@ last batch). Guides run inside the traced step: ``tf`` ops, ``tf.random``,
 no Python randomness; variables only in ``attach``.
 """
 
+import weakref
+
 import keras
 import tensorflow as tf
 
@@ -73,10 +75,9 @@ class Guide:
     def callbacks(self):
         """Fresh Keras callbacks a ``fit()`` with this guide needs (a
         schedule, a check); ``GuidedClassifier.guide_callbacks`` collects
-        them and the toolkit's commands add them. A callback may also have
-        ``failure()`` (why a finished run failed, or None: the command then
-        exits with status 1) and ``run_metrics()`` (entries of
-        metrics.json)."""
+        them and the toolkit's commands add them. A ``GuideCheck`` among
+        them also says whether the finished run failed and adds entries to
+        metrics.json."""
         return []
 
     def get_config(self):
@@ -85,6 +86,38 @@ class Guide:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def fresh(self):
+        """A new guide with this one's arguments and no model's state: what
+        a second model gets (``owned_by``). Override where ``get_config``
+        records what ``attach`` derived from the first model."""
+        return type(self).from_config(self.get_config())
+
+
+def owned_by(guide, model):
+    """``guide`` for ``model``: the guide itself when it guides no other live
+    model, else ``guide.fresh()``. A guide's variables and what it derived
+    from a network (FSA's masks on its CAM grid) belong to one model, so two
+    models never share them."""
+    owner = guide.__dict__.get("_guided_model")
+    if owner is not None and owner() not in (None, model):
+        guide = guide.fresh()
+    guide._guided_model = weakref.ref(model)
+    return guide
+
+
+class GuideCheck(keras.callbacks.Callback):
+    """A guide's callback that judges the run (``Guide.callbacks``): the
+    commands write ``run_metrics()`` into metrics.json and fail a run whose
+    ``failure()`` is not None (a FAILED note, exit status 1)."""
+
+    def failure(self):
+        """Why the finished run failed, or None."""
+        return None
+
+    def run_metrics(self):
+        """{name: value} for metrics.json."""
+        return {}
 
 
 class Step:

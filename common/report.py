@@ -17,7 +17,7 @@ import common
 from common.errors import printable
 from common.io import read_json, read_text, read_yaml, write_text
 from common.report_evaluations import attach_evaluations, evaluation_rows, evaluation_warning
-from common.training.cli import Parser, fail, program
+from common.console import Parser, fail, program
 from common.training.runfolder import read_classes, read_history, run_file
 
 # (label, path in metrics.json): the methods' own numbers beside the common ones.

@@ -10,15 +10,9 @@ the test set with random erasing (seeded: both arms see the same images).
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
-from common.training.guide_flags import HNC
+from common.training.guide_groups import HNC, OCCLUSION
 
-MODES = ("zero", "one", "random")  # distraction.occlusion.MODES
 FLAGS = {
-    "p": Flag(float, "probability that a batch is occluded (0: the fine-tuned baseline)",
-              low=0.0, high=1.0),
-    "threshold": Flag(float, "occlude pixels whose normalised Grad-CAM exceeds this",
-                      low=0.0, high=1.0, open_high=True),
-    "occlusion": Flag(str, "value of occluded pixels", MODES),
     "oversample": Flag(str, "repeat the training images of this class until it is as "
                             "frequent as the largest class"),
 }
@@ -26,7 +20,7 @@ METHOD_DEFAULTS = {"p": 0.25, "threshold": 0.85, "occlusion": "zero", "oversampl
                    "optimizer": "adam", "epsilon": 7e-7}
 COMMAND = TrainCommand(
     method="distraction", description=__doc__, trainer="distraction.trainer:DistractionTrainer",
-    demo_data="demo:digits", flags=FLAGS, shared=(HNC,),
+    demo_data="demo:digits", flags=FLAGS, shared=(OCCLUSION, HNC),
     demo_defaults={**METHOD_DEFAULTS, "epochs": 5, "batch_size": 32, "image_size": 32,
                    "backbone": "tiny", "lr": 1e-3, "rotation": 10.0},
     paper_defaults={**METHOD_DEFAULTS, "epochs": 30, "batch_size": 16, "image_size": 224,

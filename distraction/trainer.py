@@ -3,20 +3,20 @@
 import numpy as np
 import pandas as pd
 
-from common.classifier import GuidedClassifier
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
 from common.training.cli import ConfigError
-from common.training.guide_flags import shared_guides
 from common.training.metrics import classification_metrics
-from common.training.progress import batches
+from common.commandline.progress import batches
 from common.training.sharded_predict import Shard
 from common.training.trainer import Trainer
-from distraction.guide import GradCamOcclusion
 from distraction.robustness import erase
 
 
 class DistractionTrainer(Trainer):
+    """The occlusion guide comes from its flag group (``--p``, ``--threshold``,
+    ``--occlusion``); the method adds oversampling and the erased test set."""
+
     def adjust_train(self, args, train, classes):
         if not args.oversample:
             return train
@@ -30,10 +30,6 @@ class DistractionTrainer(Trainer):
             return train
         extra = rows.sample(missing, replace=True, random_state=args.seed)
         return pd.concat([train, extra], ignore_index=True)
-
-    def build_model(self, args, network, data):
-        occlusion = GradCamOcclusion(args.p, args.threshold, args.occlusion, args.seed)
-        return GuidedClassifier(network, guides=[occlusion, *shared_guides(args)])
 
     def extra_metrics(self, args, network, data, probabilities, shard=None):
         return {"erased": erased_metrics(network, data.test, data.classes, args.image_size,

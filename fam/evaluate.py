@@ -13,7 +13,7 @@ A plain classifier saved by the toolkit is evaluated with its CAMs.
 import json
 import os
 
-from common.training.model_command import ModelCommand
+from common.commandline.model_command import ModelCommand
 
 
 class Evaluate(ModelCommand):
@@ -76,7 +76,7 @@ def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=
     evaluated) and pictures of the first ``pictures`` images."""
     from common.data.pipeline import make_dataset
     from common.io import write_json
-    from common.training.progress import PredictProgress
+    from common.commandline.progress import PredictProgress
     from fam.localization import evaluate_localization
     size = model.inputs[0].shape[1]
     probabilities = model.predict(
@@ -99,7 +99,7 @@ def evaluate(model, table, classes, out, threshold=0.5, pictures=16, batch_size=
 def draw(prefix, row, picture, probabilities, classes, kind, threshold):
     """``prefix<image name>.png``: the image, its map, the predicted (yellow)
     and ground-truth (green) boxes."""
-    from common.training.plots import save_figure, single_figure
+    from common.commandline.plots import save_figure, single_figure
     from common.wsol_metrics import iou_matrix
     what = "foreground map" if kind == "fam" else "CAM of the true class"
     box, gts = picture["box"], picture["gts"]

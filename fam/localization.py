@@ -8,7 +8,7 @@ import tensorflow as tf
 from common.cam import GradCAM
 from common.data.pipeline import make_dataset
 from common.data.tables import encode_labels
-from common.training.progress import batches
+from common.commandline.progress import batches
 from common.training.sharded_predict import Shard
 from common.wsol_accumulators import LocalizationMetrics, has_boxes_and_masks
 

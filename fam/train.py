@@ -12,7 +12,7 @@ and evaluates the true class's CAM as its map.
 
 from common.training.cli import Flag, TrainCommand
 from common.training.entry import main
-from common.training.guide_flags import HNC
+from common.training.guide_groups import HNC
 
 FLAGS = {
     "num_templates": Flag(int, "memory templates N", low=1),

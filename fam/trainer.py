@@ -1,7 +1,6 @@
 """The FAM hooks of the training harness (``python -m fam.train``)."""
 
 from common.classifier import GuidedClassifier
-from common.training.guide_flags import shared_guides
 from common.training.trainer import Trainer
 from fam.localization import evaluate_localization
 from fam.guide import FamRegularisers
@@ -21,7 +20,7 @@ class FamTrainer(Trainer):
             return super().build_model(args, network, data)
         # FAM's maps are the CAMs (fam.guide.find_fam_maps, an installed CAM source)
         regularisers = FamRegularisers(args.lambda_spa, args.lambda_div)
-        return GuidedClassifier(network, guides=[regularisers, *shared_guides(args)])
+        return GuidedClassifier(network, guides=[regularisers, *self.guides(args, data)])
 
     def class_weight(self, args, data):
         if not args.class_balanced:

@@ -31,7 +31,8 @@ class ForcedSpatialAttention(Guide):
         counts: (C,) valid masks per class (0: no prior).
         weight, reg: the paper's lambda_fsa (10) and lambda_reg (0.2).
         stage: 0 (off: a warm-up), 1 (target: union of the masks) or 2 (the
-            closest mask); a variable that ``fsa.StageSwitch`` changes.
+            closest mask); a variable that ``fsa.StageSwitch`` changes. None:
+            where the schedule starts (0 with a warm-up, else 1).
         fit_loss: ``"bce"`` or the paper's ``"mse"``; mask_peak: ``"one"``
             rescales each grid mask to peak 1, ``"raw"`` keeps the averages.
         warmup_epochs, stage1_epochs: the schedule its ``callbacks`` set
@@ -49,7 +50,7 @@ class ForcedSpatialAttention(Guide):
     def reads(self):
         return ("attend",) if self.attend else ()
 
-    def __init__(self, masks=None, counts=None, weight=10.0, reg=0.2, stage=1, fit_loss="bce",
+    def __init__(self, masks=None, counts=None, weight=10.0, reg=0.2, stage=None, fit_loss="bce",
                  mask_peak="one", on_grid=False, attend=False, warmup_epochs=0,
                  stage1_epochs=None):
         if fit_loss not in FITS:
@@ -69,6 +70,8 @@ class ForcedSpatialAttention(Guide):
         if not (self.weight >= 0 and self.reg >= 0):
             raise ValueError(f"ForcedSpatialAttention: weight and reg must be >= 0, got "
                              f"{weight} and {reg}")
+        if stage is None:
+            stage = 0 if warmup_epochs else 1
         self.initial_stage, self.fit_loss, self.mask_peak = int(stage), fit_loss, mask_peak
         self.on_grid = self.given_on_grid = bool(on_grid)
         self.warmup_epochs = int(warmup_epochs)
@@ -157,6 +160,13 @@ class ForcedSpatialAttention(Guide):
         scheduled = self.warmup_epochs or self.stage1_epochs is not None
         switch = StageSwitch(self.stage1_epochs, self.warmup_epochs, guide=self)
         return [*([switch] if scheduled else []), DeadCamMonitor()]
+
+    def fresh(self):
+        """The masks as given (not as mapped onto the first network's grid),
+        the schedule's first stage."""
+        return type(self)(**{**self.get_config(), "stage": self.initial_stage,
+                             "masks": None if self.attend else self.given_masks,
+                             "on_grid": self.given_on_grid})
 
     def get_config(self):
         stage = self.initial_stage if self.stage is None else int(self.stage.numpy())

@@ -6,11 +6,13 @@ import sys
 
 import keras
 
-ADVICE = ("try --fit-loss bce (its gradient does not vanish), pretrained --weights, or a "
-          "lower --lambda-fsa / --lambda-reg")
+from common.guidance import GuideCheck
+
+ADVICE = ("try --fsa-fit-loss bce (its gradient does not vanish), pretrained --weights, or a "
+          "lower --fsa-weight / --fsa-reg")
 
 
-class DeadCamMonitor(keras.callbacks.Callback):
+class DeadCamMonitor(GuideCheck):
     """Warns (one line on stderr) after each epoch whose ``cam_alive`` metric
     is 0: every true-class CAM logit is <= 0, so ReLU -> GAP gives every
     class 0, the softmax is uniform, cross-entropy passes no gradient, and
@@ -41,7 +43,6 @@ class DeadCamMonitor(keras.callbacks.Callback):
         return bool(self.alive) and self.alive[-1] == 0
 
     def failure(self):
-        """Why the run failed (``Guide.callbacks``), or None."""
         if self.ended_dead:
             return ("the model ended with dead CAMs (cam_alive 0 in the last epoch): it "
                     "predicts at chance")
@@ -77,4 +78,8 @@ class StageSwitch(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         guide = self.guide or next(g for g in self.model.guides
                                    if getattr(g, "stage", None) is not None)
+        if not any(guide is g for g in self.model.guides):
+            raise ValueError("StageSwitch: its guide is not one of this model's guides (a "
+                             "guide given to a second model is copied): use "
+                             "model.guide_callbacks(), or StageSwitch(guide=model.guides[i])")
         guide.stage.assign(self.stage_of(epoch))

@@ -1,15 +1,15 @@
-"""The FSA hooks of the training harness (``python -m fsa.train``)."""
+"""The FSA hooks of the training harness (``python -m fsa.train``): the
+FSA guide of the variant, then the shared groups' guides."""
 
 import os
 import sys
 
 from common.classifier import GuidedClassifier
 from common.errors import printable, quoted
-from common.training.cli import ConfigError
-from common.training.guide_flags import shared_guides
+from common.training.guide_groups import FSA_ARGUMENTS
 from common.training.trainer import Trainer
 from fsa.guide import ForcedSpatialAttention
-from fsa.masks import load_masks, small_masks
+from fsa.masks import small_masks
 from fsa.network import build_cam_network, build_squeezenet
 
 # variant -> (stage after the warm-up, it stays for the whole run)
@@ -17,17 +17,25 @@ STAGES = {"ce": (1, True), "mse": (1, True), "stage1": (1, True), "stage2": (2, 
           "fsa": (1, False)}
 
 
+def variant_guide(args, classes, folder):
+    """The FSA guide of ``--variant`` with the FSA flags (the arguments
+    ``attention-train --masks`` gives it): ce has no FSA loss, mse no overlap
+    term; stage1/stage2 keep their stage, fsa switches after stage 1."""
+    options = {argument: args[flag] for flag, argument in FSA_ARGUMENTS.items()}
+    stage, fixed = STAGES[args.variant]
+    options.update(stage=0 if options["warmup_epochs"] else stage,
+                   stage1_epochs=(None if stage == 1 else 0) if fixed
+                   else options["stage1_epochs"])
+    if args.variant == "ce":
+        options["weight"] = 0.0
+    if args.variant == "mse":
+        options["reg"] = 0.0
+    path = args.masks or os.path.join(folder, "masks.npz")
+    return ForcedSpatialAttention.from_mask_file(path, classes, **options)
+
+
 class FsaTrainer(Trainer):
     true_class_maps = True
-
-    def check(self, args):
-        super().check(args)
-        if args.epochs is None:
-            args.epochs = args.warmup_epochs + args.stage1_epochs + args.stage2_epochs
-        user_data = args.data and not str(args.data).startswith("demo:")
-        if user_data and not args.masks and args.variant != "ce":
-            raise ConfigError("--masks is required with --data (a .npz or .json mask "
-                              "set, see fsa.masks)")
 
     def build_network(self, args, num_classes, multi_label):
         shape = (args.image_size, args.image_size, 3)
@@ -36,22 +44,11 @@ class FsaTrainer(Trainer):
         return build_cam_network(self.build_backbone(args), num_classes)
 
     def build_model(self, args, network, data):
-        path = args.masks or os.path.join(data.folder, "masks.npz")
-        masks, counts = load_masks(path, data.classes)
-        stage, fixed = STAGES[args.variant]
-        # the schedule: stage 1 for --stage1-epochs (variant fsa), or the
-        # variant's stage for the whole run, after --warmup-epochs
-        stage1_epochs = args.stage1_epochs if not fixed else None if stage == 1 else 0
-        guide = ForcedSpatialAttention(
-            masks, counts, weight=0.0 if args.variant == "ce" else args.lambda_fsa,
-            reg=0.0 if args.variant == "mse" else args.lambda_reg,
-            stage=0 if args.warmup_epochs else stage, fit_loss=args.fit_loss,
-            mask_peak=args.mask_peak, warmup_epochs=args.warmup_epochs,
-            stage1_epochs=stage1_epochs)
-        model = GuidedClassifier(network, guides=[guide, *shared_guides(args)])
-        self.counts = dict(zip(data.classes, counts))
+        guide = variant_guide(args, data.classes, data.folder)
+        model = GuidedClassifier(network, guides=[guide, *self.guides(args, data)])
+        self.counts = dict(zip(data.classes, guide.counts))
         grid = guide.masks.shape[2:]
-        for name in small_masks(guide.masks, counts, data.classes):
+        for name in small_masks(guide.masks, guide.counts, data.classes):
             print(f"fsa: warning: the mask of class {quoted(printable(name))} covers fewer than "
                   f"2 cells above 0.5 of the {grid[0]}x{grid[1]} CAM grid, so it cannot shape "
                   "the CAM; use a larger --image-size or a larger mask sigma", file=sys.stderr)
@@ -61,5 +58,5 @@ class FsaTrainer(Trainer):
         """Classes with a spatial prior first: their maps show the masks at work."""
         return sorted(data.classes, key=lambda name: self.counts[name] == 0)
 
-    def extra_metrics(self, args, network, data, probabilities):
+    def extra_metrics(self, args, network, data, probabilities, shard):
         return {"variant": args.variant}  # cam_alive: the guide's DeadCamMonitor

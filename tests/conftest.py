@@ -7,7 +7,7 @@ import tempfile
 
 # Quiet TensorFlow in the test processes only: the commands that tests start
 # must see the environment a user's shell has (without the variable they
-# keep TensorFlow's start-up lines off stderr themselves: common.training.quiet,
+# keep TensorFlow's start-up lines off stderr themselves: common.commandline.quiet,
 # and on CPUs where oneDNN is on those lines appear whatever the level).
 _USER_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,9 +26,9 @@ os.environ.setdefault("ATTENTION_DEMO_DIR", tempfile.mkdtemp(prefix="attention-d
 
 import pytest  # noqa: E402
 
-from common.training.quiet import native_stderr_silenced  # noqa: E402
+from common.commandline.quiet import native_stderr_silenced  # noqa: E402
 
-with native_stderr_silenced():  # TensorFlow's absl start-up lines (see common.training.quiet)
+with native_stderr_silenced():  # TensorFlow's absl start-up lines (see common.commandline.quiet)
     import keras  # noqa: E402
     import tensorflow as tf  # noqa: E402
 
@@ -43,7 +43,7 @@ tf.config.set_logical_device_configuration(
 @pytest.fixture(autouse=True)
 def _seed(monkeypatch):
     keras.utils.set_random_seed(0)
-    if _USER_LOG_LEVEL is None:  # an in-process command sets it (common.training.quiet)
+    if _USER_LOG_LEVEL is None:  # an in-process command sets it (common.commandline.quiet)
         monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     yield
     keras.backend.clear_session()

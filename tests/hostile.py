@@ -64,7 +64,7 @@ def run_capped(argv, cap=2 * GIB + GIB // 2, timeout=180, cwd=None, env=None):
     if isinstance(argv, str):
         argv = [sys.executable, "-c", argv]
     # As a user's shell: the test session's TF_CPP_MIN_LOG_LEVEL would make the
-    # commands show TensorFlow's start-up logs (common.training.quiet).
+    # commands show TensorFlow's start-up logs (common.commandline.quiet).
     environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     environment.update({"PYTHONPATH": ROOT, **(env or {})})
     with tempfile.TemporaryDirectory() as folder:

@@ -33,8 +33,9 @@ def test_there_is_a_recipe_for_every_method():
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: os.path.relpath(c, ROOT))
 def test_recipe_resolves_through_the_cli(config, tmp_path):
     dataset = os.path.splitext(os.path.basename(config))[0]
+    masks = ["--masks", "masks.npz"] if "/fsa/" in config else []  # fsa: yours, required
     args = parse(_command(config), ["--config", config, "--data", f"{dataset}:{tmp_path}",
-                                    "--output", str(tmp_path / "run")])
+                                    "--output", str(tmp_path / "run"), *masks])
     written = yaml.safe_load(open(config))
     for key, value in written.items():  # the file's values, not the defaults
         assert getattr(args, key) == (None if value == "none" else value), key
@@ -60,7 +61,7 @@ def test_one_recipe_per_method_trains_an_epoch_on_its_format(method, tmp_path):
         masks.write_text(json.dumps({"image_size": [32, 32], "classes": {
             "c0": {"centers": [[8, 8]], "sigma": 4}, "c1": {"centers": []}}}))
         argv = [a for a in argv if a not in ("--backbone", "tiny")]  # SqueezeNet only
-        argv += ["--masks", str(masks), "--stage1-epochs", "1", "--stage2-epochs", "0",
+        argv += ["--masks", str(masks), "--fsa-stage1-epochs", "1", "--fsa-stage2-epochs", "0",
                  "--image-size", "64"]
     if method == "agnet":
         os.environ["AGNET_REGION_CACHE"] = str(tmp_path / "regions")

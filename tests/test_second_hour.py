@@ -81,14 +81,15 @@ def test_an_interrupt_says_how_to_go_on_and_that_command_finishes_the_run(
 
 
 def test_the_resume_command_repeats_a_network_that_names_code():
-    import argparse
-
+    from common.train import COMMAND
     from common.training.runfolder import resume_command
-    code = argparse.Namespace(output="runs/x", network="mymod:build")
-    assert resume_command("attention-train", code) == \
-        "attention-train --resume --output runs/x --network mymod:build"
-    data = argparse.Namespace(output="runs/x", network="mine.keras")
-    assert resume_command("attention-train", data) == "attention-train --resume --output runs/x"
+    from common.training.settings import Settings
+    flags = dict.fromkeys(COMMAND.all_flags())
+    code = Settings(flags, output="runs/x", network="mymod:build")
+    assert resume_command(COMMAND, code).endswith(
+        " --resume --output runs/x --network mymod:build")
+    data = Settings(flags, output="runs/x", network="mine.keras")
+    assert resume_command(COMMAND, data).endswith(" --resume --output runs/x")
 
 
 def test_the_report_puts_runs_with_other_classes_side_by_side_with_a_warning(tmp_path):

@@ -24,8 +24,8 @@ EXPORTED = ("agnet", "common")
 TRAINERS = {
     "common": ("common.train", "digits", ["--image-size", "16"]),
     "distraction": ("distraction.train", "digits", ["--image-size", "16", "--p", "1"]),
-    "fsa": ("fsa.train", "where", ["--image-size", "64", "--stage1-epochs", "1",
-                                   "--stage2-epochs", "0"]),
+    "fsa": ("fsa.train", "where", ["--image-size", "64", "--fsa-stage1-epochs", "1",
+                                   "--fsa-stage2-epochs", "0"]),
     "agnet": ("agnet.train", "fashion", ["--image-size", "32", "--num-primary", "2"]),
     "fam": ("fam.train", "wsol", ["--image-size", "32"]),
 }

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from common.cam import GradCAM
-from common.training.plots import cam_grid_figure, save_figure
+from common.commandline.plots import cam_grid_figure, save_figure
 
 
 class CamSnapshots(keras.callbacks.Callback):

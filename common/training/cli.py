@@ -8,15 +8,13 @@ TensorFlow loads.
 
 import argparse
 import dataclasses
-import difflib
 import importlib
 import math
-import os
-import sys
 
 import common
 from common.data.demo import DEMOS
-from common.errors import printable, quoted
+from common.console import Parser, program
+from common.errors import quoted
 from common.training.config_file import ConfigError, code_from_file, read_config_file
 from common.training.config_file import option as _option
 
@@ -26,21 +24,6 @@ OPTIMIZERS = ("adam", "sgd")
 # common.data.formats.READERS (not imported here: --help stays fast; a test checks).
 FORMATS = ("aircraft", "auc", "caltech256", "cars", "cub", "food101", "imagenet", "ppmi",
            "stanford40", "statefarm", "voc2007", "wsol")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line on stderr and exit status 2."""
-
-    def error(self, message):
-        """One line; an unknown flag gets the nearest known one as a hint
-        (argparse's own suggest_on_error needs Python 3.14)."""
-        unknown = [word for word in message.split() if word.startswith("--")] \
-            if message.startswith("unrecognized arguments") else []
-        known = [option for action in self._actions for option in action.option_strings]
-        close = difflib.get_close_matches(unknown[0].split("=")[0], known, n=1) \
-            if unknown else []
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,11 +140,18 @@ GROUPS = {
 @dataclasses.dataclass(frozen=True)
 class FlagGroup:
     """Flags shared by several trainers under one title, with their
-    defaults (a guide's flags, ``common.training.guide_flags``)."""
+    defaults; a guide's group (``common.training.guide_groups``) also
+    builds its guides from the settings (``guides(settings, data)`` -> a
+    list), says which annotations of the data they read (``reads(settings)``
+    -> {annotation: flag}) and which guide argument each flag is
+    (``arguments``: {flag: "name.argument"})."""
 
     title: str
     flags: dict
     defaults: dict
+    guides: object = None
+    reads: object = None
+    arguments: dict = None
 
 
 BASE_DEFAULTS = {"val_data": None, "output": None, "weights": None, "seed": 0,
@@ -190,8 +180,12 @@ class TrainCommand:
     # keys that runs of earlier versions wrote in config.yaml and that are no
     # longer this command's flags: --resume reads and drops them
     former: tuple = ()
-    # "package.module:function": called with the resolved values (a dict)
-    # before TensorFlow loads; returns {dest: value} to use; ValueError: refused.
+    # old setting name -> new (one name per parameter): a resumed run's
+    # config.yaml is read with the new names; a --config file is told them
+    renamed: dict = dataclasses.field(default_factory=dict)
+    # "package.module:function": called with the resolved values (a dict,
+    # data and output filled in) before TensorFlow loads; returns
+    # {dest: value} to use (derived settings); ValueError: refused.
     settle: str = None
 
     @property
@@ -217,12 +211,6 @@ class TrainCommand:
         """The defaults of every mode: BASE_DEFAULTS and the shared groups'."""
         return {**BASE_DEFAULTS, **{k: v for group in self.shared
                                     for k, v in group.defaults.items()}}
-
-
-def program(script, module):
-    """The name usage lines show: the console script when it runs, else
-    ``python -m module``."""
-    return script if os.path.basename(sys.argv[0] or "") == script else f"python -m {module}"
 
 
 def _describe(dest, demo, paper, base):
@@ -257,13 +245,13 @@ def build_parser(command, prog=None):
 
 
 def resolve(command, parser, argv, saved=None):
-    """Namespace of resolved values: flags > --config file > saved config of
+    """Dict of resolved values: flags > --config file > saved config of
     a resumed run > mode defaults (the demo's without --data or with
     ``--data demo:NAME``, the paper's with other data). Every value is
     checked against its flag's choices and range."""
     args = parser.parse_args(argv)
     flags = command.all_flags()
-    from_file = read_config_file(args.config, flags) if args.config else {}
+    from_file = read_config_file(args.config, flags, command.renamed) if args.config else {}
     given = {k: v for k, v in vars(args).items() if v is not None and k != "config"}
     code_from_file(flags, from_file, given, f"--config '{args.config}'")
     code_from_file(flags, saved or {}, given, "the resumed run's config.yaml")
@@ -281,16 +269,12 @@ def resolve(command, parser, argv, saved=None):
         flag.check(dest, value)
     if str(resolved.get("weights")).lower() == "none":
         resolved["weights"] = None
-    if command.settle:
-        module, _, name = command.settle.partition(":")
-        resolved.update(getattr(importlib.import_module(module), name)(dict(resolved)))
-    return argparse.Namespace(**resolved)
+    return resolved
 
 
-def fail(prog, error, status=2):
-    """One line on stderr and exit status 2 (a user error)."""
-    message = str(error).strip()
-    if isinstance(error, FileNotFoundError) and error.filename and error.filename not in message:
-        message = f"{message}: {error.filename}"
-    print(f"{prog}: error: {printable(message)}", file=sys.stderr)
-    sys.exit(status)
+def settled(command, values):
+    """``values`` with the method's own resolution (``command.settle``)."""
+    if not command.settle:
+        return values
+    module, _, name = command.settle.partition(":")
+    return {**values, **getattr(importlib.import_module(module), name)(dict(values))}

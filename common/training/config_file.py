@@ -15,7 +15,7 @@ def option(dest):
     return "--" + dest.replace("_", "-")
 
 
-def read_config_file(path, known):
+def read_config_file(path, known, renamed=None):
     """Flag values from a YAML or JSON file; keys may use - or _."""
     import os
     if not os.path.isfile(path):
@@ -25,18 +25,23 @@ def read_config_file(path, known):
         values = (read_json(path) if path.endswith(".json") else read_yaml(path)) or {}
     except ValueError as error:
         raise ConfigError(f"--config: {error}") from None
-    return config_values(values, known, f"--config: '{path}'")
+    return config_values(values, known, f"--config: '{path}'", renamed)
 
 
-def config_values(values, known, source):
+def config_values(values, known, source, renamed=None):
     """``values`` (a mapping read from a file) with keys as flag names,
     checked: a mapping, known keys only, scalar or list values. ``source``
-    names the file in errors ("--config: 'x.yaml'")."""
+    names the file in errors ("--config: 'x.yaml'"); a key of ``renamed``
+    (old name -> new) is refused with its new name."""
     if not isinstance(values, dict):
         raise ConfigError(f"{source} must hold a mapping of flag names to values, not a "
                           f"{type(values).__name__}")
     values = {str(k).replace("-", "_"): v for k, v in values.items()}
     unknown = sorted(set(values) - set(known) - {"method"})
+    old = [key for key in unknown if key in (renamed or {})]
+    if old:
+        raise ConfigError(f"{source}: '{old[0]}' is now called '{renamed[old[0]]}' (the same "
+                          "name in Python, flags and files)")
     if unknown:
         raise ConfigError(f"{source} has unknown key(s) {quoted(unknown, 120)}")
     nested = sorted(k for k, v in values.items() if isinstance(v, dict))

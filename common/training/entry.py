@@ -11,14 +11,17 @@ import shlex
 
 import sys
 
+from common.console import fail
 from common.errors import printable
 from common.io import read_yaml
-from common.training import cli, quiet, run_exports, runfolder, workers
+from common.commandline import quiet
+from common.training import cli, run_exports, runfolder, workers
 from common.training.config_file import config_values
+from common.training.settings import Settings
 
 
 def parse(command, argv=None):
-    """The resolved arguments of one training run (user errors raise)."""
+    """The ``Settings`` of one training run, resolved once (user errors raise)."""
     parser = cli.build_parser(command)
     command_line = parser.parse_args(argv)  # before --config and saved values
     saved = None
@@ -31,6 +34,8 @@ def parse(command, argv=None):
         known = {*command.all_flags(), *command.base_defaults(), *command.demo_defaults,
                  *command.paper_defaults, *command.former, "resume"}
         saved = read_yaml(path)
+        if isinstance(saved, dict):  # a run of an earlier version: its settings' new names
+            saved = {command.renamed.get(key, key): value for key, value in saved.items()}
         made_by = saved.get("method") if isinstance(saved, dict) else None
         if made_by and made_by != command.method:  # it would rewrite another method's run
             raise cli.ConfigError(
@@ -45,15 +50,16 @@ def parse(command, argv=None):
         history = os.path.join(command_line.output, "history.csv")
         if os.path.lexists(history) and os.path.getsize(history):
             runfolder.read_history(runfolder.run_file(command_line.output, "history.csv"))
-    args = cli.resolve(command, parser, argv, saved)
-    args.data = args.data or command.demo_data  # recorded: the report compares data
-    args.output = args.output or runfolder.default_output(command.method)
+    values = cli.resolve(command, parser, argv, saved)
+    values["data"] = values["data"] or command.demo_data  # recorded: the report compares data
+    values["output"] = values["output"] or runfolder.default_output(command.method)
     if workers.is_chief():
-        runfolder.check_writable(args.output)
+        runfolder.check_writable(values["output"])
     try:  # an unknown format or a missing extra: said before training
-        args.export = ",".join(run_exports.parse_formats(args.export)) or "none"
+        values["export"] = ",".join(run_exports.parse_formats(values["export"])) or "none"
     except ValueError as error:
         raise cli.ConfigError(str(error)) from error
+    args = Settings(cli.settled(command, values))
     if args.strategy == "multi_worker" and workers.task()[2] > 1 and not command_line.output:
         raise cli.ConfigError("--strategy multi_worker needs --output: every worker must "
                               "name the same run folder")
@@ -76,14 +82,14 @@ def main(command, argv=None):
     try:
         args = parse(command, argv)
     except ValueError as error:  # ConfigError, RunFolderError, a config.yaml not plain YAML
-        cli.fail(command.prog, error)
+        fail(command.prog, error)
     words = sys.argv[1:] if argv is None else list(argv)
     command_line = f"{command.prog} {shlex.join(words)}".strip()
     try:
         return _train(command, args, command_line)
     except KeyboardInterrupt:
         started = os.path.isfile(os.path.join(args.output, "config.yaml"))
-        next_step = (f"; start it again with `{runfolder.resume_command(command.prog, args)}`"
+        next_step = (f"; start it again with `{runfolder.resume_command(command, args)}`"
                      if started else "")
         print(f"{command.prog}: interrupted; the run folder {args.output} keeps what was "
               f"written{next_step}", file=sys.stderr)

@@ -1,9 +1,7 @@
 """After training: the deployable model and its exports, the test-set
 metrics, predictions and confusion matrix of a run folder."""
 
-import argparse
 import contextlib
-import inspect
 import os
 import sys
 
@@ -18,8 +16,8 @@ from common.io import atomic_write, write_json
 from common.training import run_exports, runfolder, workers
 from common.training.chance_guard import at_chance, chance_accuracy
 from common.training.metrics import classification_metrics
-from common.training.plots import save_confusion_matrix
-from common.training.progress import PredictProgress, native_logs_off
+from common.commandline.plots import save_confusion_matrix
+from common.commandline.progress import PredictProgress, native_logs_off
 from common.training.sharded_predict import Shard
 from common.training.tensorboard_logs import write_run_summary
 
@@ -33,8 +31,8 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     if chief:  # a kill from here on leaves a run that says so until a resume completes it
         runfolder.mark_failed(run, "the run stopped while its model, exports and test metrics "
                                    "were written; resume with "
-                                   f"`{runfolder.resume_command(command.prog, args)}`")
-    network = trainer.export(model)
+                                   f"`{runfolder.resume_command(command, args)}`")
+    network = model.network
     test_set = dataset(data.test, cache=False)  # streamed: memory does not grow with it
     if multi_worker:
         network = local_copy(network)
@@ -54,17 +52,17 @@ def evaluate_and_save(command, trainer, args, data, model, run, chief, multi_wor
     metrics.update(method_metrics(command, trainer, args, network, data, probabilities,
                                   shard, chief))
     for check in checks:
-        metrics.update(getattr(check, "run_metrics", dict)())
+        metrics.update(check.run_metrics())
     write_json(os.path.join(run, "metrics.json"), metrics)
     write_run_summary(os.path.join(run, "tensorboard", "test"),
-                      {**vars(args), "method": command.method}, metrics, args.epochs)
+                      {**args, "method": command.method}, metrics, args.epochs)
     write_predictions(os.path.join(run, "predictions.csv"), data.test, probabilities,
                       data.classes)
     if not data.multi_label:
         save_confusion_matrix(os.path.join(run, "confusion_matrix.png"), y_true,
                               probabilities.argmax(-1), data.classes)
-    failure = trainer.failure(args, history) or next(
-        filter(None, (getattr(check, "failure", lambda: None)() for check in checks)), None) \
+    failure = next(
+        filter(None, (check.failure() for check in checks)), None) \
         or chance_failure(command, args, data, run, kept["epoch"])
     if failure:
         runfolder.mark_failed(run, failure)
@@ -95,14 +93,11 @@ def test_probabilities(command, args, data, network, dataset, test_set, shard, c
 
 
 def method_metrics(command, trainer, args, network, data, probabilities, shard, chief):
-    """The method's own entries of metrics.json. A trainer whose
-    ``extra_metrics`` takes ``shard`` runs it on every worker, each on its
-    rows (the sums and gathers are collectives, so all must call it);
-    another runs it on the chief only, over the whole table."""
-    takes_shard = "shard" in inspect.signature(trainer.extra_metrics).parameters
-    if not takes_shard:  # another worker's metrics.json goes to a folder that is removed
-        return trainer.extra_metrics(args, network, data, probabilities) if chief else {}
-    quiet = args if chief else argparse.Namespace(**{**vars(args), "verbose": 0})
+    """The method's own entries of metrics.json: ``extra_metrics`` runs on
+    every worker, each on its ``shard`` of the rows (the sums and gathers
+    are collectives, so all must call it); ``probabilities`` are already
+    the whole table's."""
+    quiet = args if chief else args.replace(verbose=0)
     with peer_stopped(command, "the method's test metrics are not"):
         return trainer.extra_metrics(quiet, network, data, probabilities, shard=shard)
 
@@ -150,7 +145,7 @@ def write_exports(command, args, network, run, test_dataset):
     a mismatch fails the run loudly."""
     # Taking a batch eagerly logs a harmless E-level line of TensorFlow's own
     # ("NodeDef mentions attribute use_unbounded_threadpool ..."): native logs
-    # stay off here as at import (common.training.quiet).
+    # stay off here as at import (common.commandline.quiet).
     try:
         with native_logs_off(args.verbose):
             inputs = next(iter(test_dataset))[0]

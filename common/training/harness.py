@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from common import data as datalib
-from common.backbones import BACKBONES
 from common.data.demo import demo_csv
+from common.console import fail
 from common.errors import quoted
 from common.io import write_json, write_yaml
 from common.keras_compat import in_multi_worker_mode
@@ -32,7 +32,8 @@ from common.training.cam_snapshots import CamSnapshots
 from common.training.chance_guard import ChanceGuard
 from common.training.disk import is_disk_full
 from common.training.distribute import get_strategy
-from common.training.guide_flags import check_annotations
+from common.guidance import GuideCheck
+from common.training.guide_flags import check_annotations, guide_inputs
 from common.training.epoch_backup import EpochBackup, read_backup_epoch, restore_backup
 from common.training.nonfinite_guard import NonFiniteError, NonFiniteGuard
 from common.training.run_readme import write_run_readme
@@ -63,7 +64,7 @@ def load_data(args, trainer, saved_classes=None):
                                     f"{quoted(saved_classes, 120)}")
         classes = saved_classes
     table = datalib.validate(table, classes, args.skip_bad_images, what="data")
-    check_annotations(args, table, source)
+    check_annotations(trainer.annotations(args), table, source)
     train, val, test = datalib.split_table(table, seed=args.seed)
     if args.val_data:
         val, _ = datalib.read_data(args.val_data)
@@ -111,9 +112,6 @@ def train(command, trainer, args, command_line=""):
     written. Returns the run folder."""
     try:
         strategy = get_strategy(args.strategy)  # before any other TensorFlow op
-        if args.backbone not in BACKBONES and not getattr(args, "network", None):
-            raise cli.ConfigError(f"--backbone: unknown backbone '{args.backbone}'; expected "
-                                  f"one of {sorted(BACKBONES)}")
         trainer.check(args)
         saved_classes = None
         if args.resume:
@@ -129,9 +127,9 @@ def train(command, trainer, args, command_line=""):
                                   f"by the {workers.task()[2]} workers")
         augment = trainer.augmentation(args)
         model = model_setup.compiled_model(trainer, args, data, strategy)
-        model_setup.check_keep_metric(args, trainer, model, data.multi_label)
+        args = model_setup.kept_by(args, trainer, model, data.multi_label)
     except USER_ERRORS as error:
-        cli.fail(command.prog, error)
+        fail(command.prog, error)
     if note and workers.is_chief():
         print(f"{command.method}: note: {note}", file=sys.stderr)
     folder = workers.worker_folder(args.output)  # the chief's run folder, or a temporary one
@@ -158,14 +156,14 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     try:
         run = runfolder.prepare(folder, args.resume and chief)
     except runfolder.RunFolderError as error:  # e.g. another run took the folder meanwhile
-        cli.fail(command.prog, error)
+        fail(command.prog, error)
     trainable = sum(int(np.prod(w.shape)) for w in model.network.trainable_weights)
     if chief:
         print(f"{command.method}: {len(data.train)} train / {len(data.val)} val / "
               f"{len(data.test)} {data.evaluated_on} images, {len(data.classes)} classes, "
               f"{trainable:,} trainable parameters ({trainable / 1e6:.2f} M); run folder {run}")
     if not (args.resume and chief):
-        write_yaml(os.path.join(run, "config.yaml"), {**vars(args), "method": command.method})
+        write_yaml(os.path.join(run, "config.yaml"), {**args, "method": command.method})
         write_json(os.path.join(run, "classes.json"), data.classes)
     if chief:
         write_run_readme(run, command.method, command_line)
@@ -173,7 +171,7 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     def dataset(table, training=False, distributed=False, cache=None, guided=False):
         extra = trainer.extra_inputs(args, table, data)
         if guided:  # fit's data: with the inputs only guides read (boxes)
-            extra = {**(extra or {}), **(trainer.guide_inputs(args, table, data) or {})}
+            extra = {**(extra or {}), **guide_inputs(trainer.annotations(args), table)}
         options = dict(training=training, augment=augment, multi_label=data.multi_label,
                        seed=args.seed, extra_inputs=extra or None, cache=cache)
         if not (distributed and multi_worker):
@@ -200,10 +198,11 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
     backup = EpochBackup(os.path.join(run, "backup"))
     best = BestEpoch(run, args.keep_metric) if args.keep == "best" else None
     guard = [ChanceGuard(len(data.classes), datalib.encode_labels(data.val, data.classes),
-                         loss_is_cross_entropy=not getattr(model, "term_names", ()),
+                         loss_is_cross_entropy=not model.term_names,
                          prefix=f"{command.method}: warning")] if (
         chief and not data.multi_label) else []
-    checks = model.guide_callbacks() if hasattr(model, "guide_callbacks") else []
+    guide_callbacks = model.guide_callbacks()  # a schedule, a check of the run
+    checks = [callback for callback in guide_callbacks if isinstance(callback, GuideCheck)]
     latch = InterruptLatch()
     callbacks = [
         NonFiniteGuard(),  # first: acts before anything of a broken epoch is written
@@ -216,7 +215,7 @@ def fit_and_evaluate(command, trainer, args, data, model, augment, strategy, fol
                      feature_layer=trainer.feature_layer(args),
                      summary_dir=os.path.join(run, "tensorboard", "images")),
         *trainer.callbacks(args, run, data),
-        *checks,
+        *guide_callbacks,
         *guard,
         *([best] if best else []),
         # Last, so an epoch is marked done only after the other callbacks ran.
@@ -245,7 +244,7 @@ def _fit(command, args, model, dataset, data, callbacks, done, chief, run, multi
          trainer, backup):
     """``model.fit``; a non-finite loss, an interrupt or a lost worker ends
     the run through ``stop``."""
-    from common.training.progress import native_logs_off
+    from common.commandline.progress import native_logs_off
     try:
         # A CPU run with op determinism and augmentation layers logs a
         # harmless native "E0000 ... use_unbounded_threadpool" line.
@@ -273,7 +272,7 @@ def stop(command, args, failed_run, reason, status):
     and how to resume, ``RUN/FAILED`` where ``failed_run`` is given (when
     the disk allows), exit ``status``."""
     finished = read_backup_epoch(os.path.join(args.output, "backup"))
-    resume = runfolder.resume_command(command.prog, args)
+    resume = runfolder.resume_command(command, args)
     kept = (f"the backup of epoch {finished} is kept: resume with `{resume}`" if finished
             else f"no epoch had finished: start it again with `{resume}`")
     if failed_run:

@@ -24,19 +24,30 @@ def reproducible(args):
     return None
 
 
-def check_keep_metric(args, trainer, model, multi_label):
-    """--keep-metric must be a validation log of this run (said before
-    training); multi-label runs log binary_accuracy where others log
-    accuracy."""
+def kept_by(args, trainer, model, multi_label):
+    """The settings with the --keep-metric this run logs (said before
+    training when it logs no such metric): multi-label runs log
+    binary_accuracy where others log accuracy."""
     if multi_label and args.keep_metric == "val_accuracy":
-        args.keep_metric = "val_binary_accuracy"
+        args = args.replace(keep_metric="val_binary_accuracy")
     names = ["loss", *[m if isinstance(m, str) else m.name
                        for m in trainer.metrics(args, multi_label)],
-             *getattr(model, "term_names", ()), *getattr(model, "statistic_names", ())]
+             *model.term_names, *model.statistic_names]
     logged = [name for n in names for name in (n, f"val_{n}")]
     if args.keep == "best" and args.keep_metric not in logged:
         raise cli.ConfigError(f"--keep-metric: '{args.keep_metric}' is not logged by this run; "
                               f"expected one of {logged}")
+    return args
+
+
+def make_optimizer(args):
+    """``--optimizer``: ``sgd`` (with momentum) or ``adam``; a non-zero
+    ``--weight-decay`` is Keras's decoupled weight decay (Adam with it is
+    AdamW)."""
+    decay = args.weight_decay or None
+    if args.optimizer == "sgd":
+        return keras.optimizers.SGD(args.lr, momentum=args.momentum, weight_decay=decay)
+    return keras.optimizers.Adam(args.lr, epsilon=args.epsilon, weight_decay=decay)
 
 
 def compiled_loss(network, multi_label):
@@ -62,7 +73,7 @@ def compiled_model(trainer, args, data, strategy):
         loss = compiled_loss(network, data.multi_label)
         with warnings.catch_warnings():  # Keras would only warn, then train without XLA
             warnings.simplefilter("ignore", UserWarning)
-            model.compile(optimizer=trainer.optimizer(args), loss=loss,
+            model.compile(optimizer=make_optimizer(args), loss=loss,
                           metrics=trainer.metrics(args, data.multi_label),
                           jit_compile=bool(args.jit_compile))
     if args.jit_compile and not model.jit_compile:

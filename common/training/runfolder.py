@@ -66,13 +66,14 @@ def prepare(output, resume):
     return output
 
 
-def resume_command(prog, args):
-    """The command that continues the run in ``args.output``; a ``--network``
-    that names code is given again (a run's config.yaml cannot import it)."""
-    words = [prog, "--resume", "--output", str(args.output)]
-    network = getattr(args, "network", None)
-    if network and not str(network).endswith(".keras"):
-        words += ["--network", str(network)]
+def resume_command(command, args):
+    """The command that continues the run in ``args.output``; a flag that
+    names code (``--network``) is given again: a run's config.yaml cannot
+    import it."""
+    words = [command.prog, "--resume", "--output", str(args.output)]
+    for dest, flag in command.all_flags().items():
+        if flag.names_code(args[dest]):
+            words += ["--" + dest.replace("_", "-"), str(args[dest])]
     return " ".join(words)
 
 

@@ -46,7 +46,7 @@ def test_explain_writes_overlays_and_rejects_bad_input(tmp_path):
 
 
 def test_output_names_keep_same_named_inputs_apart(tmp_path):
-    from common.training.model_command import ModelCommand
+    from common.commandline.model_command import ModelCommand
     paths = ModelCommand.output_paths(str(tmp_path), ["/d/a/x.png", "/d/b/x.png",
                                                       "/d/b/y.jpg"], "_map.png")
     assert [os.path.basename(p) for p in paths] == ["a_x_map.png", "b_x_map.png",

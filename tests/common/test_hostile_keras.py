@@ -33,7 +33,7 @@ CAP = 2 * GIB + GIB // 2  # address space: TensorFlow reserves about 2 GiB
 # (TensorFlow's start-up notices, which no log level reaches, silenced).
 READER = """
 import sys
-from common.training.quiet import native_stderr_silenced
+from common.commandline.quiet import native_stderr_silenced
 try:
     with native_stderr_silenced():
         {call}

@@ -198,8 +198,8 @@ def test_two_workers_evaluate_their_shares_and_equal_one_process(tmp_path, small
 def test_every_other_trainer_takes_a_two_worker_step(tmp_path, small_demo, demo_settings):
     import importlib
     for module, demo, extra in (
-            ("fsa.train", "where", ["--image-size", "64", "--stage1-epochs", "1",
-                                    "--stage2-epochs", "0"]),
+            ("fsa.train", "where", ["--image-size", "64", "--fsa-stage1-epochs", "1",
+                                    "--fsa-stage2-epochs", "0"]),
             ("agnet.train", "fashion", ["--image-size", "32", "--num-primary", "2"]),
             ("fam.train", "wsol", ["--image-size", "32"])):
         data = small_demo(demo)

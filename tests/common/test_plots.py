@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from common.training.harness import snapshot_rows
-from common.training.plots import (MIN_SIDE, cam_grid_figure, confusion_figure, save_figure,
+from common.commandline.plots import (MIN_SIDE, cam_grid_figure, confusion_figure, save_figure,
                                    single_figure)
 
 

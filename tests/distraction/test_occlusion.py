@@ -42,5 +42,6 @@ def test_bad_mode_is_rejected(batch):
 
 
 def test_the_command_offers_the_library_modes():
-    from distraction import occlusion, train
-    assert train.MODES == occlusion.MODES
+    from common.training.guide_groups import OCCLUSION
+    from distraction import occlusion
+    assert OCCLUSION.flags["occlusion"].choices == occlusion.MODES

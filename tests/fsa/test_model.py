@@ -103,24 +103,40 @@ def test_dead_cam_monitor_warns_on_an_epoch_ending_at_zero(capsys):
     monitor.on_epoch_end(1, {"cam_alive": 0.0})
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "epoch 2 ended with cam_alive 0" in lines[0]
-    assert "--fit-loss bce" in lines[0] and monitor.ended_dead
+    assert "--fsa-fit-loss bce" in lines[0] and monitor.ended_dead
     monitor.on_epoch_end(2, {"cam_alive": 0.01})
     assert not monitor.ended_dead
 
 
-def test_one_guide_maps_its_masks_anew_for_each_network():
-    """A guide holds no model state between models (#39): attached to a
-    second network with another CAM grid, it maps the masks it was given
-    onto that grid, not the first network's grid masks again."""
+def test_one_guide_given_to_two_networks_keeps_no_state_between_them():
+    """A guide holds no model state between models (#39): the first model
+    takes the guide itself, a second one a fresh copy with the masks as
+    given mapped onto its own CAM grid and its own stage variable, and a
+    StageSwitch of the first model's guide refuses the second model."""
     from common.classifier import GuidedClassifier
     from fsa.guide import ForcedSpatialAttention
+    from fsa.monitor import StageSwitch
     masks = _masks(64)
-    guide = ForcedSpatialAttention(masks, [1, 2, 0])
+    guide = ForcedSpatialAttention(masks, [1, 2, 0], stage1_epochs=1)
+    models = []
     for size in (64, 96):
         network = build_squeezenet(3, (size, size, 3))
-        GuidedClassifier(network, guides=[guide])
+        models.append(GuidedClassifier(network, guides=[guide]))
         layer = network.get_layer("cam")
         expected = masks_on_grid(masks, receptive_field_geometry(network, layer), (size, size))
-        assert guide.masks.shape[2:] == layer.output.shape[1:3]
-        np.testing.assert_array_equal(guide.masks, expected)
-    np.testing.assert_array_equal(guide.given_masks, masks)
+        own = models[-1].guides[0]
+        assert own.masks.shape[2:] == layer.output.shape[1:3]
+        np.testing.assert_array_equal(own.masks, expected)
+        np.testing.assert_array_equal(own.given_masks, masks)
+    first, second = (model.guides[0] for model in models)
+    assert first is guide and second is not guide
+    assert first.stage is not second.stage and first.masks.shape != second.masks.shape
+    switch = StageSwitch(1, guide=first)
+    switch.set_model(models[1])
+    with pytest.raises(ValueError, match="not one of this model's guides"):
+        switch.on_epoch_begin(1)
+    for model in models:  # each model's own callbacks switch its own stage
+        for callback in model.guide_callbacks():
+            callback.set_model(model)
+            callback.on_epoch_begin(1)
+    assert int(first.stage.numpy()) == 2 and int(second.stage.numpy()) == 2

@@ -22,8 +22,9 @@ def test_fsa_beats_cross_entropy_on_the_demo(tmp_path):
     for variant in ("ce", "fsa"):
         run = tmp_path / variant
         # cross-entropy learns the corner square, random in val and test: at chance
-        main(COMMAND, ["--variant", variant, "--stage1-epochs", "3", "--stage2-epochs", "3",
-                       "--output", str(run), "--verbose", "0", "--at-chance", "warn"])
+        main(COMMAND, ["--variant", variant, "--fsa-stage1-epochs", "3",
+                       "--fsa-stage2-epochs", "3", "--output", str(run), "--verbose", "0",
+                       "--at-chance", "warn"])
         accuracy[variant] = json.loads((run / "metrics.json").read_text())["accuracy"]
     # Measured at 3 + 3, seed 0: ce 0.34, fsa 0.89; at the demo's 6 + 6, seeds
     # 0, 1, 2: ce 0.20 / 0.25 / 0.65, fsa 0.97 / 0.95 / 0.98.
@@ -33,7 +34,7 @@ def test_fsa_beats_cross_entropy_on_the_demo(tmp_path):
     assert len(history) == 6 and (history["fsa_loss"] > 0).all()
     assert (history["cam_alive"] > 0).all() and (history["val_cam_alive"] > 0).all()
     resolved = yaml.safe_load((tmp_path / "fsa" / "config.yaml").read_text())
-    assert (resolved["fit_loss"], resolved["mask_peak"]) == ("bce", "one")
+    assert (resolved["fsa_fit_loss"], resolved["fsa_mask_peak"]) == ("bce", "one")
     assert "fsa_loss" not in pd.read_csv(tmp_path / "ce" / "history.csv").columns
     assert (tmp_path / "fsa" / "cams" / "epoch_006.png").is_file()
     deployed = load_model(tmp_path / "fsa" / "model.keras")
@@ -53,8 +54,8 @@ def test_user_data_without_masks_is_refused_before_training(tmp_path, capsys):
 def test_where_plain_short_run_stays_alive(tmp_path):
     """No shortcut: FSA's CAMs stay alive in every epoch and it learns."""
     run = tmp_path / "plain"
-    main(COMMAND, ["--data", "demo:where-plain", "--stage1-epochs", "2", "--stage2-epochs",
-                   "2", "--output", str(run), "--verbose", "0"])
+    main(COMMAND, ["--data", "demo:where-plain", "--fsa-stage1-epochs", "2",
+                   "--fsa-stage2-epochs", "2", "--output", str(run), "--verbose", "0"])
     history = pd.read_csv(run / "history.csv")
     assert len(history) == 4 and (history["cam_alive"] > 0).all()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -69,8 +70,8 @@ def test_a_dead_model_fails_loudly_and_small_masks_warn(tmp_path, capsys, monkey
     monkeypatch.setattr(DeadCamMonitor, "ended_dead", property(lambda self: True))
     run = tmp_path / "dead"
     with pytest.raises(SystemExit) as stop:
-        main(COMMAND, ["--image-size", "64", "--stage1-epochs", "1", "--stage2-epochs", "0",
-                       "--output", str(run), "--verbose", "0"])
+        main(COMMAND, ["--image-size", "64", "--fsa-stage1-epochs", "1",
+                       "--fsa-stage2-epochs", "0", "--output", str(run), "--verbose", "0"])
     assert stop.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     small = [line for line in err if "cannot shape the CAM" in line]

@@ -10,7 +10,7 @@ import argparse
 import os
 
 import common
-from common.training.cli import Parser, fail, program
+from common.console import Parser, fail, program
 
 
 class ModelCommand:
@@ -92,7 +92,7 @@ class ModelCommand:
                     args.outputs = self.output_paths(args.out, args.images, self.suffix,
                                                      args.overwrite)
             self.check(args, classes)
-            from common.training.quiet import import_tensorflow
+            from common.commandline.quiet import import_tensorflow
             import_tensorflow()
             from common.saving import load_model
             model = load_model(args.model)

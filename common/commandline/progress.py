@@ -7,7 +7,7 @@ import math
 import keras
 
 from common.progress import bar
-from common.training import quiet
+from common.commandline import quiet
 
 
 def native_logs_off(verbose=1):
