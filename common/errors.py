@@ -1,6 +1,30 @@
 """One-line summaries of the errors libraries raise on a bad file: a Keras,
 h5py or pickle message can span pages (a whole config, an array), while a
-command reports a user error in one line."""
+command reports a user error in one line. ``ArgumentError``: library code
+names its own arguments, and a command says the flag instead (``named_by``)."""
+
+import contextlib
+
+
+class ArgumentError(ValueError):
+    """A bad value of a library function's ``argument``, named in the message
+    (``data: folder 'x' has no class sub-folders``); ``message`` without it."""
+
+    def __init__(self, message, argument=None):
+        super().__init__(f"{argument}: {message}" if argument else message)
+        self.message, self.argument = message, argument
+
+
+@contextlib.contextmanager
+def named_by(flag, argument):
+    """Inside, an ``ArgumentError`` about ``argument`` names ``flag`` instead:
+    the command line's word for the value (``--data``, ``--masks``)."""
+    try:
+        yield
+    except ArgumentError as error:
+        if error.argument != argument:
+            raise
+        raise type(error)(error.message, flag) from None
 
 
 def summary(error, limit=300):

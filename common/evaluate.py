@@ -21,6 +21,7 @@ import os
 import sys
 
 from common.commandline.model_command import ModelCommand
+from common.errors import named_by
 
 MAPS = ("gradcam", "gradcampp", "layercam", "xgradcam", "scorecam", "cam")
 
@@ -95,8 +96,11 @@ def read_split(data, split, seed):
     from common.data.demo import demo_csv
     from common.data.formats import read_data
     from common.data.tables import DataError, is_multi_label, split_table
-    source = demo_csv(data.split(":", 1)[1], seed=0) if str(data).startswith("demo:") else data
-    table, _ = read_data(source)
+    with named_by("--data", "name"):
+        source = (demo_csv(data.split(":", 1)[1], seed=0) if str(data).startswith("demo:")
+                  else data)
+    with named_by("--data", "data"):
+        table, _ = read_data(source)
     if is_multi_label(table):
         raise DataError(f"--data: '{data}' has images with several labels; attention-evaluate "
                         "scores single-label classifiers")
@@ -141,7 +145,8 @@ class Evaluate(ModelCommand):
         from common.data.tables import DataError, format_listing
         from common.data.validation import validate
         from common.model_inputs import maker_of_file, map_names, run_settings
-        self.maker = maker_of_file(args.model)  # refused here, before TensorFlow loads
+        with named_by("--model", "path"):  # refused here, before TensorFlow loads
+            self.maker = maker_of_file(args.model)
         self.settings = run_settings(args.model) if self.maker else {}
         args.map_names = parse_maps(args.maps, map_names(self.maker, MAPS))
         for flag in ("batch_size", "steps", "chunk_size"):

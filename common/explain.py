@@ -7,7 +7,7 @@ image file as its trainer did, and Grad-CAM reads its image branch
 
 import os
 
-from common.errors import printable
+from common.errors import named_by, printable
 from common.commandline.model_command import ModelCommand
 
 
@@ -42,7 +42,8 @@ class Explain(ModelCommand):
             raise ValueError(f"--out: {len(existing)} map file(s) exist already, e.g. "
                              f"'{existing[0]}'; pass --overwrite to replace them")
         from common.model_inputs import maker_of_file, run_settings
-        self.maker = maker_of_file(args.model)  # refused here, before TensorFlow loads
+        with named_by("--model", "path"):  # refused here, before TensorFlow loads
+            self.maker = maker_of_file(args.model)
         self.settings = run_settings(args.model) if self.maker else {}
 
     def check_model(self, args, model):

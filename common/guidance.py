@@ -264,7 +264,7 @@ class BoxEnergy(Guide):
                                                                              "BoxEnergy"))
         elif "boxes" not in step.extras:
             raise ValueError("BoxEnergy: the inputs have no 'boxes' (B, M, 4); train on data "
-                             "with boxes (e.g. --data with a boxes column)")
+                             "with boxes (a table's x0,y0,x1,y1 columns)")
         else:
             total, count = box_energy_sum_and_count(cams, step.extras["boxes"],
                                                     tf.shape(step.images)[1:3])

@@ -111,8 +111,12 @@ def find_maker(names, packages, where):
 def maker_of_file(path):
     """``find_maker`` for a .keras file, read without loading TensorFlow."""
     from common.saving import read_config
+    from common.errors import ArgumentError
     config = read_config(path)
-    return find_maker(input_names(config), registered_packages(config), f"--model: '{path}'")
+    try:
+        return find_maker(input_names(config), registered_packages(config), f"'{path}'")
+    except ValueError as error:
+        raise ArgumentError(str(error), "path") from error
 
 
 def run_settings(model_path):

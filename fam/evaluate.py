@@ -14,6 +14,7 @@ import json
 import os
 
 from common.commandline.model_command import ModelCommand
+from common.errors import named_by
 
 
 class Evaluate(ModelCommand):
@@ -46,7 +47,8 @@ class Evaluate(ModelCommand):
         if os.path.isfile(os.path.join(args.data, "image_ids.txt")):
             table, _ = read_wsol_metadata(args.data, args.image_root or args.data)
         else:
-            table, _ = read_data(args.data)
+            with named_by("--data", "data"):
+                table, _ = read_data(args.data)
         self.split = "all"
         has_splits = "split" in table and table["split"].ne("").any()
         if has_splits and args.split != "all":  # never score training images unasked

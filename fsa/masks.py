@@ -14,12 +14,14 @@ import zipfile
 
 import numpy as np
 
+from common.errors import ArgumentError
+
 
 MASK_PEAKS = ("one", "raw")
 MAX_MASK_VALUES = 2 ** 28  # a JSON mask set draws at most 1 GiB of float32
 
 
-class MaskError(ValueError):
+class MaskError(ArgumentError):
     """A mask file that does not fit the data; the message says why."""
 
 
@@ -99,45 +101,47 @@ def _check_npz_sizes(path):
                 shape, _, dtype = read_header(stream)
             size = int(np.prod(shape, dtype=object)) * dtype.itemsize
             if size > MAX_ARRAY_BYTES:
-                raise MaskError(f"--masks: '{path}' array '{member[:-4]}' declares shape "
+                raise MaskError(f"'{path}' array '{member[:-4]}' declares shape "
                                 f"{tuple(shape)} ({size / 2**30:.1f} GiB); more than "
-                                f"{MAX_ARRAY_BYTES >> 30} GiB is refused")
+                                f"{MAX_ARRAY_BYTES >> 30} GiB is refused", "path")
 
 
 def load_masks(path, class_names):
     """(masks (C, M, H, W) float32, counts (C,) int) from an .npz or .json
     mask set, checked against the dataset's classes."""
     if not os.path.isfile(path):
-        raise MaskError(f"--masks: file '{path}' does not exist")
+        raise MaskError(f"file '{path}' does not exist", "path")
     if path.endswith(".json"):
         try:
             with open(path) as handle:
                 return masks_from_spec(json.load(handle), class_names)
         except (json.JSONDecodeError, UnicodeDecodeError, MaskError) as error:
-            raise MaskError(f"--masks: '{path}' is not a valid mask JSON: {error}") from error
+            raise MaskError(f"'{path}' is not a valid mask JSON: {error}", "path") from error
     try:
         _check_npz_sizes(path)
         with np.load(path) as data:
             masks, counts = data["masks"].astype(np.float32), data["counts"].astype(np.int64)
             names = [str(n) for n in data["classes"]] if "classes" in data else None
+    except MaskError:
+        raise
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise MaskError(f"--masks: cannot read '{path}' as an .npz with 'masks' and "
-                        f"'counts': {error}") from error
+        raise MaskError(f"cannot read '{path}' as an .npz with 'masks' and "
+                        f"'counts': {error}", "path") from error
     if masks.ndim != 4:
-        raise MaskError(f"--masks: '{path}' masks have shape {masks.shape}; expected "
-                        "(classes, masks per class, H, W)")
+        raise MaskError(f"'{path}' masks have shape {masks.shape}; expected "
+                        "(classes, masks per class, H, W)", "path")
     if len(masks) != len(class_names) or counts.shape != (len(class_names),):
-        raise MaskError(f"--masks: '{path}' has masks for {len(masks)} classes and "
+        raise MaskError(f"'{path}' has masks for {len(masks)} classes and "
                         f"{counts.shape[0]} counts; the data has {len(class_names)} "
-                        f"classes {class_names}")
+                        f"classes {class_names}", "path")
     if names is not None and names != list(class_names):
-        raise MaskError(f"--masks: '{path}' is for classes {names}; the data has "
-                        f"{class_names}")
+        raise MaskError(f"'{path}' is for classes {names}; the data has "
+                        f"{class_names}", "path")
     if counts.min() < 0 or counts.max() > masks.shape[1]:
-        raise MaskError(f"--masks: '{path}' counts {counts.tolist()} must lie in "
-                        f"[0, {masks.shape[1]}]")
+        raise MaskError(f"'{path}' counts {counts.tolist()} must lie in "
+                        f"[0, {masks.shape[1]}]", "path")
     if masks.min() < 0 or masks.max() > 1:
-        raise MaskError(f"--masks: '{path}' mask values must lie in [0, 1]")
+        raise MaskError(f"'{path}' mask values must lie in [0, 1]", "path")
     return masks, counts
 
 

@@ -8,8 +8,8 @@ import keras
 
 from common.guidance import GuideCheck
 
-ADVICE = ("try --fsa-fit-loss bce (its gradient does not vanish), pretrained --weights, or a "
-          "lower --fsa-weight / --fsa-reg")
+ADVICE = ("try fit_loss='bce' (--fsa-fit-loss bce: its gradient does not vanish), "
+          "pretrained weights, or a lower weight / reg (--fsa-weight / --fsa-reg)")
 
 
 class DeadCamMonitor(GuideCheck):

@@ -5,7 +5,7 @@ import os
 import sys
 
 from common.classifier import GuidedClassifier
-from common.errors import printable, quoted
+from common.errors import named_by, printable, quoted
 from common.training.guide_groups import FSA_ARGUMENTS
 from common.training.trainer import Trainer
 from fsa.guide import ForcedSpatialAttention
@@ -31,7 +31,8 @@ def variant_guide(args, classes, folder):
     if args.variant == "mse":
         options["reg"] = 0.0
     path = args.masks or os.path.join(folder, "masks.npz")
-    return ForcedSpatialAttention.from_mask_file(path, classes, **options)
+    with named_by("--masks", "path"):
+        return ForcedSpatialAttention.from_mask_file(path, classes, **options)
 
 
 class FsaTrainer(Trainer):

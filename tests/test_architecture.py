@@ -157,3 +157,36 @@ def test_trainers_build_the_guided_classifier_not_a_method_model():
                                             or "def build_model" not in text), method
     with open(os.path.join(ROOT, "common", "training", "trainer.py"), encoding="utf-8") as file:
         assert "return GuidedClassifier(network, guides=self.guides(args, data))" in file.read()
+
+
+# The commands: they speak in flags. Everything else is library code.
+COMMAND_CODE = re.compile(r"^(?:common/(?:training|commandline)/.*|common/(?:explain|evaluate|"
+                          r"report|report_evaluations|console|guide_registry|train)\.py|"
+                          r"[a-z]+/(?:train|trainer|predict|evaluate)\.py)$")
+
+
+def _raised_text(node):
+    """The literal text at the start of a raised exception's message."""
+    if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args):
+        return ""
+    first = node.exc.args[0]
+    if isinstance(first, ast.JoinedStr) and first.values:
+        first = first.values[0]
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value,
+                                                                          str) else ""
+
+
+def test_library_errors_name_arguments_not_flags():
+    """#39 item 4: an error raised by library code starts with what the
+    caller passed (``data: ...``, ``path: ...``), never with a flag; the
+    commands say the flag instead (``common.errors.named_by``)."""
+    flagged = {}
+    for path in _tracked("*.py"):
+        if path.split("/")[0] not in PACKAGES or COMMAND_CODE.match(path):
+            continue
+        with open(os.path.join(ROOT, path), encoding="utf-8") as file:
+            tree = ast.parse(file.read())
+        hits = [node.lineno for node in ast.walk(tree) if _raised_text(node).startswith("--")]
+        if hits:
+            flagged[path] = hits
+    assert not flagged, flagged

@@ -32,7 +32,7 @@ def fetch(url, filename, sha256_start, what):
         except Exception as error:  # keras raises a bare Exception for URL errors
             raise FileNotFoundError(
                 f"{what}: could not download {url} ({str(error).strip()}); fetch that file "
-                f"and put it at {target}, or pass its path as --weights") from None
+                f"and put it at {target}, or pass its path as the weights (--weights)") from None
     if sha256_prefix(target) != sha256_start:
         raise ValueError(f"{what}: '{target}' is not the published file (its SHA-256 does "
                          f"not start with {sha256_start}); delete it and fetch {url} again")

@@ -76,7 +76,7 @@ def build_squeezenet_features(input_shape, weights=None):
     model = squeezenet_features(input_shape)
     if weights == "imagenet":
         weights = fetch(TORCHVISION_URL, TORCHVISION_FILE, "b8a52dc0",
-                        "--weights imagenet for squeezenet1_1")
+                        "weights='imagenet' for squeezenet1_1")
     if weights is None:
         return model
     if str(weights).endswith((".pth", ".pt")):

@@ -11,6 +11,7 @@ import os
 
 import common
 from common.console import Parser, fail, program
+from common.errors import named_by
 
 
 class ModelCommand:
@@ -95,7 +96,8 @@ class ModelCommand:
             from common.commandline.quiet import import_tensorflow
             import_tensorflow()
             from common.saving import load_model
-            model = load_model(args.model)
+            with named_by("--model", "path"):
+                model = load_model(args.model)
             self.check_model(args, model)
         except (FileNotFoundError, ValueError, OSError) as error:
             fail(self.prog, error)

@@ -30,6 +30,7 @@ import numpy as np
 from common.data import fashion_mnist as fashion_mnist_files
 from common.data.synthetic import clutter, paste, stratified_splits
 from common.data.where import make_where
+from common.errors import ArgumentError
 
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
                    "sneaker", "bag", "ankle-boot"]
@@ -126,7 +127,7 @@ def demo_csv(name, image_size=None, seed=0, root=None):
     demo.
     """
     if name not in _BUILDERS:
-        raise ValueError(f"--data demo:{name}: unknown demo; expected one of {DEMOS}")
+        raise ArgumentError(f"unknown demo 'demo:{name}'; expected one of {DEMOS}", "name")
     size = int(image_size or DEFAULT_SIZES[name])
     root = root or default_root()
     version = f"-v{DEMO_VERSIONS[name]}" if name in DEMO_VERSIONS else ""

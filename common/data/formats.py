@@ -35,12 +35,12 @@ def read_format(data):
     """(table, classes) of ``FORMAT:PATH``."""
     name, _, root = str(data).partition(":")
     if name not in READERS:
-        raise DataError(f"--data: unknown format {name!r}; expected one of {sorted(READERS)}")
+        raise DataError(f"unknown format {name!r}; expected one of {sorted(READERS)}", "data")
     if not os.path.isdir(root):
-        raise DataError(f"--data {name}:{root}: '{root}' is not a folder")
+        raise DataError(f"'{name}:{root}': '{root}' is not a folder", "data")
     table = READERS[name](os.path.abspath(root))
     if len(table) == 0:
-        raise DataError(f"--data {name}:{root}: no images listed")
+        raise DataError(f"'{name}:{root}': no images listed", "data")
     return table.reset_index(drop=True), classes_of(table)
 
 

@@ -16,9 +16,12 @@ BOX_COLUMNS = ["x0", "y0", "x1", "y1"]
 # model must not look (ignore) and where it should (attend), for the guides.
 MASK_COLUMNS = ("ignore", "attend")
 
+from common.errors import ArgumentError
 
-class DataError(ValueError):
-    """Bad input data; the message names the files and what was expected."""
+
+class DataError(ArgumentError):
+    """Bad input data; the message names the files and what was expected
+    (and the argument that gave them, ``data``, where one did)."""
 
 
 def format_listing(items, limit=10):
@@ -42,10 +45,10 @@ def check_line_lengths(path):
 def read_folder(root):
     """Table of a folder with one sub-folder of images per class."""
     if not os.path.isdir(root):
-        raise DataError(f"--data: '{root}' is neither a CSV file nor a folder")
+        raise DataError(f"'{root}' is neither a CSV file nor a folder", "data")
     classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     if not classes:
-        raise DataError(f"--data: folder '{root}' has no class sub-folders")
+        raise DataError(f"folder '{root}' has no class sub-folders", "data")
     rows, empty = [], []
     for name in classes:
         folder = os.path.join(root, name)
@@ -71,7 +74,7 @@ def read_csv(csv_path):
         frame = pd.read_csv(csv_path, dtype={"label": str, "path": str,
                                              **{c: str for c in MASK_COLUMNS}})
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DataError(f"--data: cannot read CSV '{csv_path}': {error}") from error
+        raise DataError(f"cannot read CSV '{csv_path}': {error}", "data") from error
     missing = {"path", "label"} - set(frame.columns)
     if missing:
         raise DataError(f"CSV '{csv_path}' lacks column(s) {sorted(missing)}; expected "
@@ -109,7 +112,7 @@ def read_table(data):
     """Table and sorted class names of a CSV file or a class-per-folder tree."""
     if str(data).lower().endswith(".csv"):
         if not os.path.isfile(data):
-            raise DataError(f"--data: CSV file '{data}' does not exist")
+            raise DataError(f"CSV file '{data}' does not exist", "data")
         return read_csv(data)
     return read_folder(data)
 

@@ -114,8 +114,9 @@ def validate(table, class_names, skip_bad=False, what="data"):
         paths = table["path"].to_numpy()
         lines = [f"{paths[i]}: {reason}" for i, reason in problems.items()]
         if not skip_bad:
-            raise DataError(f"{len(problems)} bad {what} image(s) (use --skip-bad-images "
-                            f"to train on the rest): {format_listing(lines)}")
+            raise DataError(f"{len(problems)} bad {what} image(s) (skip_bad=True, on the "
+                            "command line --skip-bad-images, trains on the rest): "
+                            f"{format_listing(lines)}")
         print(printable(f"warning: skipping {len(problems)} bad {what} image(s): "
                         f"{format_listing(lines)}"),
               file=sys.stderr)

@@ -78,9 +78,11 @@ FSA_ARGUMENTS = {"fsa_weight": "weight", "fsa_reg": "reg", "fsa_fit_loss": "fit_
 
 
 def _fsa(cls, settings, data, kwargs):
+    from common.errors import named_by
     if settings["masks"] == ATTEND:
         return cls(attend=True, **kwargs)
-    return cls.from_mask_file(settings["masks"], data.classes, **kwargs)
+    with named_by("--masks", "path"):
+        return cls.from_mask_file(settings["masks"], data.classes, **kwargs)
 
 
 FSA = guide_group(

@@ -21,7 +21,7 @@ import tensorflow as tf
 from common import data as datalib
 from common.data.demo import demo_csv
 from common.console import fail
-from common.errors import quoted
+from common.errors import named_by, quoted
 from common.io import write_json, write_yaml
 from common.keras_compat import in_multi_worker_mode
 from common.training import cli, runfolder, workers
@@ -46,14 +46,16 @@ USER_ERRORS = (datalib.DataError, cli.ConfigError, runfolder.RunFolderError,
 def _data_source(args, trainer):
     source = args.data or trainer.command.demo_data
     if str(source).startswith("demo:"):
-        return demo_csv(source.split(":", 1)[1], seed=0)
+        with named_by("--data", "name"):
+            return demo_csv(source.split(":", 1)[1], seed=0)
     return source
 
 
 def load_data(args, trainer, saved_classes=None):
     """Tables, class names and flags of the run, all validated."""
     source = _data_source(args, trainer)
-    table, classes = datalib.read_data(source)
+    with named_by("--data", "data"):
+        table, classes = datalib.read_data(source)
     if len(classes) < 2 and not datalib.is_multi_label(table):
         raise datalib.DataError(f"'{source}' has {len(classes)} class ({classes}); a "
                                 "classifier needs at least two")
@@ -67,7 +69,8 @@ def load_data(args, trainer, saved_classes=None):
     check_annotations(trainer.annotations(args), table, source)
     train, val, test = datalib.split_table(table, seed=args.seed)
     if args.val_data:
-        val, _ = datalib.read_data(args.val_data)
+        with named_by("--val-data", "data"):
+            val, _ = datalib.read_data(args.val_data)
         val = datalib.validate(val, classes, args.skip_bad_images, what="validation")
     datalib.check_classes_present(train, classes)
     train = trainer.adjust_train(args, train, classes)

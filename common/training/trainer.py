@@ -14,6 +14,7 @@ run) comes with the guide (``Guide.callbacks``).
 from common.backbones import BACKBONES, build_backbone
 from common.classifier import GuidedClassifier, build_cam_classifier
 from common.data.augment import MasksFollow, build_augmentation
+from common.errors import named_by
 from common.training.cli import ConfigError
 from common.training.guide_flags import check_boxes_stay
 
@@ -141,6 +142,8 @@ class OwnNetworkTrainer(Trainer):
         if not args.network:
             return super().build_network(args, num_classes, multi_label)
         from common.networks import load_network, with_input_range
-        network = load_network(args.network, (args.image_size, args.image_size, 3),
-                               num_classes)
-        return with_input_range(network, args.network_input)
+        with named_by("--network", "spec"):
+            network = load_network(args.network, (args.image_size, args.image_size, 3),
+                                   num_classes)
+        with named_by("--network-input", "input_range"):
+            return with_input_range(network, args.network_input)

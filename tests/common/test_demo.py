@@ -106,7 +106,7 @@ def test_fashion_demo_reads_idx_files(tmp_path):
 
 
 def test_unknown_demo_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="demo:nope: unknown demo"):
+    with pytest.raises(ValueError, match="^name: unknown demo 'demo:nope'; expected one of"):
         demo.demo_csv("nope", root=str(tmp_path))
 
 
