@@ -16,7 +16,7 @@ FLAGS = {
     "oversample": Flag(str, "repeat the training images of this class until it is as "
                             "frequent as the largest class"),
 }
-METHOD_DEFAULTS = {"p": 0.25, "threshold": 0.85, "occlusion": "zero", "oversample": None,
+METHOD_DEFAULTS = {"p": 0.25, "threshold": 0.85, "occlusion_mode": "zero", "oversample": None,
                    "optimizer": "adam", "epsilon": 7e-7}
 COMMAND = TrainCommand(
     method="distraction", description=__doc__, trainer="distraction.trainer:DistractionTrainer",

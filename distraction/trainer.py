@@ -15,7 +15,7 @@ from distraction.robustness import erase
 
 class DistractionTrainer(Trainer):
     """The occlusion guide comes from its flag group (``--p``, ``--threshold``,
-    ``--occlusion``); the method adds oversampling and the erased test set."""
+    ``--occlusion-mode``); the method adds oversampling and the erased test set."""
 
     def adjust_train(self, args, train, classes):
         if not args.oversample:
@@ -36,7 +36,7 @@ class DistractionTrainer(Trainer):
                                          args.batch_size, data.multi_label, args.seed,
                                          args.verbose, shard),
                 "occlusion": {"p": args.p, "threshold": args.threshold,
-                              "mode": args.occlusion}}
+                              "mode": args.occlusion_mode}}
 
 
 def erased_metrics(network, table, classes, image_size, batch_size=32, multi_label=False,

@@ -152,6 +152,7 @@ class FlagGroup:
     guides: object = None
     reads: object = None
     arguments: dict = None
+    renamed: dict = dataclasses.field(default_factory=dict)  # former name -> flag
 
 
 BASE_DEFAULTS = {"val_data": None, "output": None, "weights": None, "seed": 0,
@@ -207,6 +208,11 @@ class TrainCommand:
     def all_flags(self):
         return {dest: flag for group in self.groups().values() for dest, flag in group.items()}
 
+    def renames(self):
+        """{former setting name: its name now}, the command's and its groups'."""
+        return {**self.renamed, **{old: new for group in self.shared
+                                   for old, new in group.renamed.items()}}
+
     def base_defaults(self):
         """The defaults of every mode: BASE_DEFAULTS and the shared groups'."""
         return {**BASE_DEFAULTS, **{k: v for group in self.shared
@@ -251,7 +257,7 @@ def resolve(command, parser, argv, saved=None):
     checked against its flag's choices and range."""
     args = parser.parse_args(argv)
     flags = command.all_flags()
-    from_file = read_config_file(args.config, flags, command.renamed) if args.config else {}
+    from_file = read_config_file(args.config, flags, command.renames()) if args.config else {}
     given = {k: v for k, v in vars(args).items() if v is not None and k != "config"}
     code_from_file(flags, from_file, given, f"--config '{args.config}'")
     code_from_file(flags, saved or {}, given, "the resumed run's config.yaml")

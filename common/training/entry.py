@@ -35,7 +35,7 @@ def parse(command, argv=None):
                  *command.paper_defaults, *command.former, "resume"}
         saved = read_yaml(path)
         if isinstance(saved, dict):  # a run of an earlier version: its settings' new names
-            saved = {command.renamed.get(key, key): value for key, value in saved.items()}
+            saved = {command.renames().get(key, key): value for key, value in saved.items()}
         made_by = saved.get("method") if isinstance(saved, dict) else None
         if made_by and made_by != command.method:  # it would rewrite another method's run
             raise cli.ConfigError(

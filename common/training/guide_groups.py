@@ -28,7 +28,8 @@ def registered_class(name):
     return points[name].load()
 
 
-def guide_group(title, name, flags, defaults, switch, arguments, reads=None, build=None):
+def guide_group(title, name, flags, defaults, switch, arguments, reads=None, build=None,
+                renamed=None):
     """A FlagGroup whose guide ``name`` is on when its ``switch`` flag is set
     (non-zero), built with ``{argument: settings[flag]}`` for ``arguments``
     (flag -> argument); ``build(cls, settings, data, kwargs)`` replaces the
@@ -44,7 +45,7 @@ def guide_group(title, name, flags, defaults, switch, arguments, reads=None, bui
         return (reads(settings) if reads else {}) if settings[switch] else {}
     return FlagGroup(title, flags, defaults, guides=guides, reads=annotations,
                      arguments={flag: f"{name}.{argument}" for flag, argument in
-                                arguments.items()})
+                                arguments.items()}, renamed=renamed or {})
 
 
 def _option(flag):
@@ -96,9 +97,10 @@ OCCLUSION = guide_group(
         "p": Flag(float, "probability that a batch is occluded (0: off)", low=0.0, high=1.0),
         "threshold": Flag(float, "occlude pixels whose normalised Grad-CAM exceeds this",
                           low=0.0, high=1.0, open_high=True),
-        "occlusion": Flag(str, "value of occluded pixels", ("zero", "one", "random")),
-    }, {"p": 0.0, "threshold": 0.85, "occlusion": "zero"}, "p",
-    {"p": "p", "threshold": "threshold", "occlusion": "mode", "seed": "seed"})
+        "occlusion_mode": Flag(str, "value of occluded pixels", ("zero", "one", "random")),
+    }, {"p": 0.0, "threshold": 0.85, "occlusion_mode": "zero"}, "p",
+    {"p": "p", "threshold": "threshold", "occlusion_mode": "mode", "seed": "seed"},
+    renamed={"occlusion": "occlusion_mode"})
 COUNTEREXAMPLES = guide_group(
     "counterexamples guide", "counterexamples", {
         "counterexamples": Flag(float, "Teso and Kersting 2019: share of each batch whose "

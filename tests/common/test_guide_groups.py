@@ -14,10 +14,11 @@ from common.data.demo import demo_csv
 from common.guide_registry import build
 from common.training import entry
 from common.training.cli import ConfigError
+from distraction import train as distraction_train
 from fsa import train as fsa_train
 
 # a value per flag, none of them its default, so a dropped flag shows
-VALUES = {"counterexamples": 0.4, "p": 0.6, "threshold": 0.7, "occlusion": "random",
+VALUES = {"counterexamples": 0.4, "p": 0.6, "threshold": 0.7, "occlusion_mode": "random",
           "box_energy": 2.5, "box_energy_region": "attend", "hint": 3.5,
           "input_gradient": 4.5, "gradcam_penalty": 5.5, "hnc_weight": 0.3, "hnc_k": 2,
           "hnc_variant": "kd", "fsa_weight": 6.5, "fsa_reg": 0.35, "fsa_fit_loss": "mse",
@@ -86,12 +87,17 @@ def test_settings_are_read_only(tmp_path):
         settings.replace(epoch=3)
 
 
-def test_a_former_name_in_a_config_file_is_refused_with_its_new_name(tmp_path):
+@pytest.mark.parametrize("command, old, new", [
+    (fsa_train.COMMAND, "lambda_fsa: 3.0", "fsa_weight"),
+    (attention.COMMAND, "occlusion: random", "occlusion_mode"),  # a group's former name
+    (distraction_train.COMMAND, "occlusion: random", "occlusion_mode")])
+def test_a_former_name_in_a_config_file_is_refused_with_its_new_name(tmp_path, command, old,
+                                                                     new):
     path = tmp_path / "old.yaml"
-    path.write_text("lambda_fsa: 3.0\n")
-    with pytest.raises(ConfigError, match="'lambda_fsa' is now called 'fsa_weight'"):
-        entry.parse(fsa_train.COMMAND, ["--config", str(path), "--output",
-                                        str(tmp_path / "run")])
+    path.write_text(old + "\n")
+    former = old.split(":")[0]
+    with pytest.raises(ConfigError, match=f"'{former}' is now called '{new}'"):
+        entry.parse(command, ["--config", str(path), "--output", str(tmp_path / "run")])
 
 
 def test_a_run_of_an_earlier_version_resumes_with_its_settings_renamed(tmp_path):
@@ -105,3 +111,9 @@ def test_a_run_of_an_earlier_version_resumes_with_its_settings_renamed(tmp_path)
     settings = entry.parse(fsa_train.COMMAND, ["--resume", "--output", str(run)])
     assert (settings.fsa_weight, settings.fsa_reg, settings.fsa_stage1_epochs,
             settings.fsa_stage2_epochs, settings.fsa_fit_loss) == (3.0, 0.01, 4, 1, "mse")
+    old = tmp_path / "old-distraction"
+    old.mkdir()
+    (old / "config.yaml").write_text(yaml.safe_dump(
+        {"method": "distraction", "occlusion": "random", "p": 0.5}))
+    settings = entry.parse(distraction_train.COMMAND, ["--resume", "--output", str(old)])
+    assert (settings.occlusion_mode, settings.p) == ("random", 0.5)

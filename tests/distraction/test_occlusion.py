@@ -44,4 +44,4 @@ def test_bad_mode_is_rejected(batch):
 def test_the_command_offers_the_library_modes():
     from common.training.guide_groups import OCCLUSION
     from distraction import occlusion
-    assert OCCLUSION.flags["occlusion"].choices == occlusion.MODES
+    assert OCCLUSION.flags["occlusion_mode"].choices == occlusion.MODES
