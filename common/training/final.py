@@ -12,12 +12,12 @@ import tensorflow as tf
 
 from common import data as datalib
 from common.cam_sources import as_probabilities
+from common.commandline.plots import save_confusion_matrix
+from common.commandline.progress import PredictProgress, native_logs_off
 from common.io import atomic_write, write_json
 from common.training import run_exports, runfolder, workers
 from common.training.chance_guard import at_chance, chance_accuracy
 from common.training.metrics import classification_metrics
-from common.commandline.plots import save_confusion_matrix
-from common.commandline.progress import PredictProgress, native_logs_off
 from common.training.sharded_predict import Shard
 from common.training.tensorboard_logs import write_run_summary
 

@@ -22,6 +22,7 @@ from common import data as datalib
 from common.data.demo import demo_csv
 from common.console import fail
 from common.errors import named_by, quoted
+from common.guidance import GuideCheck
 from common.io import write_json, write_yaml
 from common.keras_compat import in_multi_worker_mode
 from common.training import cli, runfolder, workers
@@ -32,7 +33,6 @@ from common.training.cam_snapshots import CamSnapshots
 from common.training.chance_guard import ChanceGuard
 from common.training.disk import is_disk_full
 from common.training.distribute import get_strategy
-from common.guidance import GuideCheck
 from common.training.guide_flags import check_annotations, guide_inputs
 from common.training.epoch_backup import EpochBackup, read_backup_epoch, restore_backup
 from common.training.nonfinite_guard import NonFiniteError, NonFiniteGuard
