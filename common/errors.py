@@ -4,6 +4,7 @@ command reports a user error in one line. ``ArgumentError``: library code
 names its own arguments, and a command says the flag instead (``named_by``)."""
 
 import contextlib
+import functools
 
 
 class ArgumentError(ValueError):
@@ -13,6 +14,22 @@ class ArgumentError(ValueError):
     def __init__(self, message, argument=None):
         super().__init__(f"{argument}: {message}" if argument else message)
         self.message, self.argument = message, argument
+
+
+def argument_errors(argument):
+    """A decorator: the function's ValueErrors become ``ArgumentError``s
+    naming ``argument`` (its first), for functions whose checks sit deeper."""
+    def decorate(function):
+        @functools.wraps(function)
+        def named(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except ArgumentError:
+                raise
+            except ValueError as error:
+                raise ArgumentError(str(error), argument) from error
+        return named
+    return decorate
 
 
 @contextlib.contextmanager

@@ -93,14 +93,11 @@ def ignore_masks(data, column, table):
 
 def read_split(data, split, seed):
     """(table, description) of the rows of ``split`` of ``data``."""
-    from common.data.demo import demo_csv
+    from common.data.demo import demo_source
     from common.data.formats import read_data
     from common.data.tables import DataError, is_multi_label, split_table
-    with named_by("--data", "name"):
-        source = (demo_csv(data.split(":", 1)[1], seed=0) if str(data).startswith("demo:")
-                  else data)
     with named_by("--data", "data"):
-        table, _ = read_data(source)
+        table, _ = read_data(demo_source(data))
     if is_multi_label(table):
         raise DataError(f"--data: '{data}' has images with several labels; attention-evaluate "
                         "scores single-label classifiers")

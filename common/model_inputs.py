@@ -37,6 +37,8 @@ explain the image given them.
 
 import os
 
+from common.errors import argument_errors
+
 GROUP = "attention_guided.model_inputs"
 
 
@@ -108,15 +110,12 @@ def find_maker(names, packages, where):
                      "are explained")
 
 
+@argument_errors("path")
 def maker_of_file(path):
     """``find_maker`` for a .keras file, read without loading TensorFlow."""
     from common.saving import read_config
-    from common.errors import ArgumentError
     config = read_config(path)
-    try:
-        return find_maker(input_names(config), registered_packages(config), f"'{path}'")
-    except ValueError as error:
-        raise ArgumentError(str(error), "path") from error
+    return find_maker(input_names(config), registered_packages(config), f"'{path}'")
 
 
 def run_settings(model_path):

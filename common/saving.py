@@ -8,13 +8,12 @@ archive's, its weights' arrays against the weights' bytes, and the
 variables its layers create against what its weights hold.
 """
 
-import functools
 import importlib
 import json
 import zipfile
 import zlib
 
-from common.errors import ArgumentError, summary
+from common.errors import argument_errors, summary
 
 # A toolkit model's config is tens of KiB, nested 18 levels; FSA's masks
 # (classes x masks x grid values) make the largest. Keras reads config.json
@@ -71,21 +70,7 @@ def _read_config(archive, where):
                          "deep; refused") from None
 
 
-def _path_errors(function):
-    """Its ValueErrors as ``ArgumentError`` naming ``path``: library code
-    names its argument; a command names its flag (``common.errors.named_by``)."""
-    @functools.wraps(function)
-    def named(path, *args, **kwargs):
-        try:
-            return function(path, *args, **kwargs)
-        except ArgumentError:
-            raise
-        except ValueError as error:
-            raise ArgumentError(str(error), "path") from error
-    return named
-
-
-@_path_errors
+@argument_errors("path")
 def read_config(path):
     """The parsed config.json of a .keras file, read without Keras or
     TensorFlow (bounded as ``load_model`` bounds it): what a command checks
@@ -100,7 +85,7 @@ def read_config(path):
     return config
 
 
-@_path_errors
+@argument_errors("path")
 def load_model(path, **kwargs):
     """``keras.saving.load_model(path)`` after importing the toolkit modules
     that define the file's layers (named in its ``config.json``), so a fresh

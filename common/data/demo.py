@@ -30,7 +30,7 @@ import numpy as np
 from common.data import fashion_mnist as fashion_mnist_files
 from common.data.synthetic import clutter, paste, stratified_splits
 from common.data.where import make_where
-from common.errors import ArgumentError
+from common.errors import ArgumentError, named_by
 
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
                    "sneaker", "bag", "ankle-boot"]
@@ -117,6 +117,15 @@ def make_wsol(size, seed, rng):
 _BUILDERS = {"digits": _make_digits, "fashion": make_fashion, "where": _make_where,
              "where-plain": lambda size, seed, rng: _make_where(size, seed, rng, decoy=False),
              "wsol": make_wsol}
+
+
+def demo_source(data, seed=0):
+    """The CSV of ``data`` when it is ``demo:NAME`` (built on first use),
+    else ``data`` itself: what ``read_data`` reads."""
+    if not str(data).startswith("demo:"):
+        return data
+    with named_by("data", "name"):
+        return demo_csv(str(data).split(":", 1)[1], seed=seed)
 
 
 def demo_csv(name, image_size=None, seed=0, root=None):

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import data as datalib
-from common.data.demo import demo_csv
+from common.data.demo import demo_source
 from common.console import fail
 from common.errors import named_by, quoted
 from common.guidance import GuideCheck
@@ -43,18 +43,10 @@ USER_ERRORS = (datalib.DataError, cli.ConfigError, runfolder.RunFolderError,
                FileNotFoundError, ValueError)
 
 
-def _data_source(args, trainer):
-    source = args.data or trainer.command.demo_data
-    if str(source).startswith("demo:"):
-        with named_by("--data", "name"):
-            return demo_csv(source.split(":", 1)[1], seed=0)
-    return source
-
-
 def load_data(args, trainer, saved_classes=None):
     """Tables, class names and flags of the run, all validated."""
-    source = _data_source(args, trainer)
     with named_by("--data", "data"):
+        source = demo_source(args.data or trainer.command.demo_data)
         table, classes = datalib.read_data(source)
     if len(classes) < 2 and not datalib.is_multi_label(table):
         raise datalib.DataError(f"'{source}' has {len(classes)} class ({classes}); a "
